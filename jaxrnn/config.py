@@ -1,0 +1,135 @@
+"""Frozen-dataclass configs with strict overrides: unknown fields and wrong types are refused.
+
+Every task module defines ``Config`` (a frozen dataclass whose defaults run in about a minute on a
+CPU) and ``PRESETS: dict[str, Config]``. Overrides come from the command line as
+``--field=value`` (or ``--field value``) or from a dict; values are parsed by the field's type.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import types
+import typing
+
+
+def _field_types(cfg_cls) -> dict:
+    hints = typing.get_type_hints(cfg_cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cfg_cls)}
+
+
+def _unknown(name, valid, what="config field"):
+    close = difflib.get_close_matches(name, valid, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ValueError(f"unknown {what} {name!r}{hint}; valid: {', '.join(sorted(valid))}")
+
+
+def _parse(name, typ, value):
+    """Converts value (str from the CLI, or any Python value) to typ, or raises TypeError."""
+    origin = typing.get_origin(typ)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(typ)
+        if value is None or (isinstance(value, str) and value.lower() == "none"):
+            if type(None) in args:
+                return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _parse(name, arg, value)
+            except (TypeError, ValueError) as e:
+                errors.append(str(e))
+        raise TypeError(f"{name}: {value!r} fits none of {typ}")
+    if origin is typing.Literal:
+        choices = typing.get_args(typ)
+        if value in choices:
+            return value
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    if origin is tuple:
+        (elem, *_) = typing.get_args(typ) or (str,)
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"{name} must be a comma-separated list; got {value!r}")
+        return tuple(_parse(name, elem, v) for v in value)
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise TypeError(f"{name} must be a bool (true/false); got {value!r}")
+    if typ in (int, float):
+        if isinstance(value, bool):
+            raise TypeError(f"{name} must be {typ.__name__}; got bool {value!r}")
+        if isinstance(value, str):
+            try:
+                return typ(value) if typ is float else int(value)
+            except ValueError:
+                raise TypeError(f"{name} must be {typ.__name__}; got {value!r}") from None
+        if typ is int and isinstance(value, float) and not value.is_integer():
+            raise TypeError(f"{name} must be int; got {value!r}")
+        if isinstance(value, (int, float)):
+            return typ(value)
+        raise TypeError(f"{name} must be {typ.__name__}; got {type(value).__name__} {value!r}")
+    if typ is str:
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be str; got {type(value).__name__} {value!r}")
+        return value
+    return value
+
+
+def override(cfg, changes: dict):
+    """A copy of ``cfg`` with ``changes`` (field -> value or CLI string) applied, type-checked.
+
+    Raises:
+      ValueError: an unknown field (with the closest valid name) or a value outside a choice.
+      TypeError: a value that does not parse as the field's type.
+    """
+    types_ = _field_types(type(cfg))
+    parsed = {}
+    for name, value in changes.items():
+        key = name.replace("-", "_")
+        if key not in types_:
+            raise _unknown(name, list(types_))
+        parsed[key] = _parse(key, types_[key], value)
+    new = dataclasses.replace(cfg, **parsed)
+    if hasattr(new, "validate"):
+        new.validate()
+    return new
+
+
+def parse_overrides(args: list[str]) -> dict:
+    """``["--a=1", "--b", "x"]`` -> ``{"a": "1", "b": "x"}``; anything else is refused."""
+    out, i = {}, 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--") or arg == "--":
+            raise ValueError(f"expected --field=value, got {arg!r}")
+        if "=" in arg:
+            key, value = arg[2:].split("=", 1)
+        elif i + 1 < len(args) and not args[i + 1].startswith("--"):
+            key, value = arg[2:], args[i + 1]
+            i += 1
+        else:
+            raise ValueError(f"option {arg} needs a value: {arg}=VALUE")
+        out[key] = value
+        i += 1
+    return out
+
+
+def from_preset(presets: dict, name: str, changes: dict | None = None):
+    """The preset called ``name`` with ``changes`` applied; unknown presets list the valid ones."""
+    if name not in presets:
+        raise _unknown(name, list(presets), what="preset")
+    return override(presets[name], changes or {})
+
+
+def to_dict(cfg) -> dict:
+    """A JSON-ready dict of every field."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
+
+
+def config_hash(cfg) -> str:
+    """sha256 (first 12 hex digits) of the config's canonical JSON."""
+    text = json.dumps(to_dict(cfg), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

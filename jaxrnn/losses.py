@@ -1,0 +1,81 @@
+"""Losses, with the conventions that change the numbers spelled out.
+
+Shapes are time-major like ``unroll``'s outputs: predictions (T, [B,] O), logits (T, [B,] V).
+
+=============================  ==========================================================
+``squared_error_last``         ``scale * Σ_b ||ŷ_{T,b} - y_b||²`` (last step only; "vidhya"
+                               uses scale 1/2 summed over records)
+``squared_error_all_steps``    ``(1/T) Σ_t ||ŷ_t - y||²`` against a target repeated at every
+                               step ("vlasov"); averaged over the batch
+``softmax_cross_entropy``      ``-Σ_t log softmax(z_t)[c_t]`` in nats, ``reduce="sum"`` (min-char-rnn)
+                               or ``"mean"`` over every step and sequence (char-rnn, Keras)
+=============================  ==========================================================
+"""
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+REDUCTIONS = ("sum", "mean")
+
+
+def _check_reduce(reduce):
+    if reduce not in REDUCTIONS:
+        raise ValueError(f"reduce must be one of {REDUCTIONS}; got {reduce!r}")
+
+
+def squared_error_last(preds, target, *, scale=1.0, reduce="sum"):
+    """Squared error of the last step's prediction only (many-to-one).
+
+    Args:
+      preds: (T, [B,] O) per-step predictions; only ``preds[-1]`` is used.
+      target: ([B,] O) the value to predict.
+      scale: factor on each example's error (1/2 for ``(y - ŷ)^2 / 2``).
+      reduce: "sum" or "mean" over the batch.
+    Returns: scalar.
+    """
+    _check_reduce(reduce)
+    if preds.shape[1:] != jnp.shape(target):
+        raise ValueError(f"target shape {jnp.shape(target)} must equal preds shape minus time "
+                         f"{preds.shape[1:]}")
+    err = scale * jnp.sum((preds[-1] - target) ** 2, axis=-1)  # ([B],)
+    return jnp.sum(err) if reduce == "sum" else jnp.mean(err)
+
+
+def squared_error_all_steps(preds, target):
+    """Mean over the T steps (and the batch) of ``||ŷ_t - y||²``, one target repeated at each step.
+
+    Args: preds (T, [B,] O); target ([B,] O). Returns: scalar.
+    """
+    if preds.shape[1:] != jnp.shape(target):
+        raise ValueError(f"target shape {jnp.shape(target)} must equal preds shape minus time "
+                         f"{preds.shape[1:]}")
+    return jnp.mean(jnp.sum((preds - target[None]) ** 2, axis=-1))
+
+
+def softmax_cross_entropy(logits, labels, *, reduce="mean", mask=None):
+    """Cross-entropy in nats of integer labels under ``softmax(logits)``.
+
+    Args:
+      logits: (T, [B,] V); labels: (T, [B,]) ints in [0, V).
+      reduce: "sum" over all steps and sequences, or "mean" per character.
+      mask: optional (T, [B,]) bool; masked-out steps count for nothing (and not in the mean).
+    Returns: scalar nats (divide by ``log 2`` for bits: ``nats_to_bits``).
+    """
+    _check_reduce(reduce)
+    if logits.shape[:-1] != jnp.shape(labels):
+        raise ValueError(f"labels shape {jnp.shape(labels)} must equal logits shape minus the "
+                         f"vocabulary axis {logits.shape[:-1]}")
+    logp = jax.nn.log_softmax(logits, axis=-1)
+    nll = -jnp.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
+    if mask is None:
+        return jnp.sum(nll) if reduce == "sum" else jnp.mean(nll)
+    nll = jnp.where(mask, nll, jnp.zeros_like(nll))
+    return jnp.sum(nll) if reduce == "sum" else jnp.sum(nll) / jnp.maximum(jnp.sum(mask), 1)
+
+
+def nats_to_bits(nats):
+    """Nats per character to bits per character."""
+    return nats / math.log(2.0)

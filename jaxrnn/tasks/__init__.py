@@ -1,0 +1,1 @@
+"""Experiment tasks. Each module has a frozen ``Config``, ``PRESETS`` and ``main(cfg, out)``."""
