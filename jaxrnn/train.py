@@ -14,7 +14,7 @@ import optax
 
 def global_norm(tree) -> jax.Array:
     """sqrt of the sum of squares of every leaf."""
-    return optax.global_norm(tree)
+    return optax.tree.norm(tree)
 
 
 def make_train_step(loss_fn, optimizer: optax.GradientTransformation):

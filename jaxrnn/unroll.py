@@ -248,11 +248,11 @@ def unroll_tbptt(cell: Cell, params: dict, xs, carry0=None, *, k1: int, k2: int,
         carry0 = cell.init_carry(params, batch_shape, _carry_dtype(params, xs))
     carries = _carries_entering(cell, params, xs, carry0)  # (T, ...)
     n_blocks = -(-T // k1)
-    ends = np.minimum((np.arange(n_blocks) + 1) * k1, T)  # (S,)
-    firsts = ends - k2
+    firsts = (np.arange(n_blocks) + 1) * k1 - k2  # (S,) where each block's recompute starts
     idx = firsts[:, None] + np.arange(k2)[None, :]  # (S, k2) global step of each window slot
-    valid = jnp.asarray(idx >= 0)
-    starts = jax.tree_util.tree_map(lambda c: c[np.maximum(firsts, 0)], carries)
+    valid = jnp.asarray((idx >= 0) & (idx < T))
+    idx = np.clip(idx, 0, T - 1)
+    starts = jax.tree_util.tree_map(lambda c: c[np.clip(firsts, 0, T - 1)], carries)
     from_zero = jnp.asarray(firsts <= 0)
     starts = jax.vmap(lambda z, s: tree_where(z, carry0, s))(from_zero, starts)
     block_mask = valid if not batch_shape else jnp.broadcast_to(
@@ -261,7 +261,7 @@ def unroll_tbptt(cell: Cell, params: dict, xs, carry0=None, *, k1: int, k2: int,
     def block(x, c, m):
         return _unroll(cell, params, x, c, mask=m, unroll=unroll)
 
-    ys_w, finals = jax.vmap(block)(xs[np.maximum(idx, 0)], starts, block_mask)  # (S, k2, ...)
+    ys_w, finals = jax.vmap(block)(xs[idx], starts, block_mask)  # (S, k2, ...)
     t = np.arange(T)
     ys = ys_w[t // k1, t - firsts[t // k1]]
     carry = jax.tree_util.tree_map(lambda c: c[-1], finals)
