@@ -1,0 +1,1 @@
+"""Datasets: ``text`` (character vocabularies, splits, streams) and ``corpora`` (named texts)."""
