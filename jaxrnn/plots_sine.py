@@ -40,13 +40,16 @@ def draw_loss(run: Path, summary: dict):
     a1.plot(ep, _columns(rows, "val_loss"), label="held out")
     a1.set(yscale="log", xlabel="epoch (0 = init)", ylabel="objective",
            title=f"{summary['label']}: training objective")
-    a2.plot(ep, _columns(rows, "train_rmse"), label="model, train")
+    model_rmse = np.concatenate([_columns(rows, "train_rmse"), _columns(rows, "val_rmse")])
+    a2.plot(ep, _columns(rows, "train_rmse"), label="model, train", color="tab:cyan", lw=1)
     a2.plot(ep, _columns(rows, "val_rmse"), label="model, held out", **MODEL_STYLE)
     for name, value in summary["rmse"].items():
         if name in BASELINE_STYLE:
-            a2.axhline(value, label=f"{name} (held out)", **BASELINE_STYLE[name])
+            a2.axhline(value, label=f"{name} (held out): {value:.3g}", **BASELINE_STYLE[name])
+    bottom = 0.3 * np.nanmin(model_rmse[model_rmse > 0])
     a2.set(yscale="log", xlabel="epoch (0 = init)", ylabel="RMSE of the next value",
-           title="one-step RMSE vs baselines")
+           title="one-step RMSE vs baselines (axis cut below the model)",
+           ylim=(bottom, None))
     for ax in (a1, a2):
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)

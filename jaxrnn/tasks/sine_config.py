@@ -16,7 +16,7 @@ Presets (the first is the default; every field can be overridden as ``--field=va
 ``adam-rnn|lstm|gru`` the vlasov data, minibatch-32 Adam, glorot/orthogonal init, last-step MSE
 ``noisy``             sine + N(0, 0.1²) noise, GRU, Adam
 ``two-freq``          sin(x) + 0.5 sin(√2 x), LSTM, Adam
-``am-fm``             amplitude- and frequency-modulated sine, LSTM, Adam
+``am-fm``             amplitude- and frequency-modulated sine, one point per radian, LSTM, Adam
 ``sincos``            two channels (sin, cos) in and out, GRU, Adam
 ``sunspots``          yearly sunspots (statsmodels, ``pip install "jaxrnn[data]"``), GRU, Adam
 ====================  ==========================================================================
@@ -159,8 +159,8 @@ PRESETS = {
     "adam-gru": dataclasses.replace(_ADAM, cell="gru", activation="tanh"),
     "noisy": dataclasses.replace(_ADAM, cell="gru", series="noisy", noise=0.1),
     "two-freq": dataclasses.replace(_ADAM, cell="lstm", series="two_freq", window=20),
-    "am-fm": dataclasses.replace(_ADAM, cell="lstm", series="am_fm", n_points=3000,
-                                 x_stop=300.0, window=20),
+    "am-fm": dataclasses.replace(_ADAM, cell="lstm", series="am_fm", n_points=2000,
+                                 x_stop=1999.0, window=20),
     "sincos": dataclasses.replace(_ADAM, cell="gru", series="sincos"),
     "sunspots": dataclasses.replace(_ADAM, cell="gru", series="sunspots", n_points=0,
                                     window=22, batch_size=16, epochs=400,

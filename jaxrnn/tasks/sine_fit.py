@@ -50,6 +50,12 @@ def init_params(cfg, key, D: int, O: int, dtype) -> dict:
     """The model's params: numpy replay when ``numpy_init_seed >= 0``, else from ``key``."""
     if cfg.numpy_init_seed >= 0:
         return numpy_replay_init(cfg, D, O, dtype)
+    return _init_jitted(cfg, D, O, jnp.dtype(dtype), key)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _init_jitted(cfg, D, O, dtype, key):
+    """``model.init_model`` in one compiled call (eager initialisers dispatch op by op)."""
     kwargs = {"input_init": cfg.input_init, "recurrent_init": cfg.recurrent_init}
     if cfg.cell == "rnn":
         kwargs["bias"] = cfg.bias

@@ -1,0 +1,215 @@
+"""The sine task: configs, the jitted per-sample SGD against a numpy Python loop, smoke tests,
+the run directory and the command line."""
+import dataclasses
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrnn import cli, train
+from jaxrnn.config import from_preset, override
+from jaxrnn.tasks import sine
+from jaxrnn.tasks.sine_config import PRESETS
+from jaxrnn.tasks.sine_fit import (epoch_batches, init_params, make_evaluate, make_loss_fn,
+                                   make_run_chunk)
+import sine_reference as ref
+
+TINY_VLASOV = dataclasses.replace(
+    PRESETS["vlasov"], n_points=16, x_stop=6.0, window=4, train_fraction=0.6, hidden=3,
+    epochs=3, log_every=2, dtype="float64", learning_rate=0.5, clip_value=0.02,
+    forecast_steps=5, forecast_starts=2)
+TINY_VIDHYA = dataclasses.replace(
+    PRESETS["vidhya"], n_points=14, x_stop=13.0, window=5, hidden=4, bptt_window=2, epochs=2,
+    dtype="float64", learning_rate=0.05, clip_value=0.5, forecast_steps=5, forecast_starts=2,
+    log_every=2)
+TINY_LAST = dataclasses.replace(TINY_VLASOV, loss="last", loss_scale=0.5, bptt_window=3,
+                                clip="none", learning_rate=0.2, window=6, n_points=20,
+                                log_every=3)
+
+
+def _np_params(params):
+    return {k: np.asarray(v, np.float64) for d in params.values() for k, v in d.items()}
+
+
+@pytest.mark.parametrize("cfg", [TINY_VLASOV, TINY_VIDHYA, TINY_LAST],
+                         ids=["vlasov_all_steps_clip", "vidhya_position_trunc2", "last_trunc3"])
+def test_per_sample_scan_equals_numpy_python_loop(cfg, key):
+    cfg.validate()
+    data = sine.build_data(cfg)
+    p0 = init_params(cfg, key, data.xe_train.shape[-1], 1, jnp.float64)
+    params, history, _ = sine.fit(cfg, data, p0, key, progress=False)
+    X, Y = np.asarray(data.xe_train), data.split.y_train
+    want = ref.per_sample_sgd(
+        _np_params(p0), X, Y, epochs=cfg.epochs, lr=cfg.learning_rate,
+        activation=cfg.activation, name=cfg.loss, scale=cfg.loss_scale, window=cfg.bptt_window,
+        clip_value=None if cfg.clip == "none" else cfg.clip_value)
+    got = _np_params(params)
+    for k in want:
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-10, atol=1e-13, err_msg=k)
+    losses = [ref.loss(want, x, y, cfg.activation, cfg.loss, cfg.loss_scale) for x, y in zip(X, Y)]
+    total = np.sum(losses) if cfg.loss == "last_half_sum" else np.mean(losses)
+    assert [r["epoch"] for r in history] == list(range(cfg.epochs + 1))
+    np.testing.assert_allclose(history[-1]["train_loss"], total, rtol=1e-10)
+
+
+def test_vidhya_init_replays_the_published_first_epoch_losses():
+    """numpy seed 42 draws of U, W, V and the same forward give the published epoch-1 losses."""
+    cfg = dataclasses.replace(PRESETS["vidhya"], dtype="float64")
+    data = sine.build_data(cfg)
+    params = init_params(cfg, None, 50, 1, jnp.float64)
+    got = jax.jit(make_evaluate(cfg, data))(params)
+    rs = np.random.RandomState(42)
+    p = {"W_xh": rs.uniform(0, 1, (100, 50)), "W_hh": rs.uniform(0, 1, (100, 100)),
+         "W_hy": rs.uniform(0, 1, (1, 100))}
+    s = np.sin(np.arange(200.0))
+    want = []
+    for lo, hi in ((0, 100), (100, 150)):
+        want.append(sum(ref.loss(p, np.diag(s[i:i + 50]), s[i + 50:i + 51], "sigmoid",
+                                 "last_half_sum") for i in range(lo, hi)))
+    np.testing.assert_allclose([got["train_loss"], got["val_loss"]], want, rtol=1e-10)
+    assert (round(want[0], 1), round(want[1], 1)) == (101185.6, 50591.0)  # SEEDS.md A
+
+
+def _sub_jaxprs(eqn):
+    for v in eqn.params.values():
+        for item in (v if isinstance(v, (tuple, list)) else (v,)):
+            if hasattr(item, "eqns"):
+                yield item
+            elif hasattr(item, "jaxpr") and hasattr(item.jaxpr, "eqns"):
+                yield item.jaxpr
+
+
+def _scan_lengths(jaxpr):
+    """[(length, nested lengths)] of the outermost scans of a jaxpr, found at any depth."""
+    out = []
+    for e in jaxpr.eqns:
+        if e.primitive.name == "scan":
+            out.append((e.params["length"], [n for sub in _sub_jaxprs(e)
+                                             for n in _all_scan_lengths(sub)]))
+        else:
+            for sub in _sub_jaxprs(e):
+                out.extend(_scan_lengths(sub))
+    return out
+
+
+def _all_scan_lengths(jaxpr):
+    return [n for length, nested in _scan_lengths(jaxpr) for n in [length] + nested]
+
+
+def test_per_sample_sgd_is_one_scan_over_samples_inside_a_scan_over_epochs(key):
+    cfg = TINY_VLASOV
+    data = sine.build_data(cfg)
+    p0 = init_params(cfg, key, 1, 1, jnp.float64)
+    opt = sine.make_optimizer(cfg)
+    chunk = make_run_chunk(cfg, data, opt)
+    jaxpr = jax.make_jaxpr(chunk)(p0, opt.init(p0), jax.random.split(key, 2)).jaxpr
+    outer = _scan_lengths(jaxpr)
+    assert [length for length, _ in outer] == [2]  # one scan: the chunk's 2 epochs
+    assert len(data.split.x_train) in outer[0][1]  # inside it, one step per training sample
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_smoke_one_step_moves_every_leaf_and_steps_lower_the_loss(cell, key):
+    cfg = dataclasses.replace(PRESETS["adam-rnn"], cell=cell, n_points=60, x_stop=12.0,
+                              window=6, scan_unroll=1, hidden=8, batch_size=16,
+                              learning_rate=2e-2, dtype="float64")
+    data = sine.build_data(cfg)
+    p0 = init_params(cfg, key, 1, 1, jnp.float64)
+    opt = sine.make_optimizer(cfg)
+    step = jax.jit(train.make_train_step(make_loss_fn(cfg), opt))
+    xs, ys = epoch_batches(cfg, key, data.xe_train, jnp.asarray(data.split.y_train))
+    batch = (xs[0], ys[0])
+    p, s, m = step(p0, opt.init(p0), batch)
+    for (path, a), b in zip(jax.tree_util.tree_leaves_with_path(p0),
+                            jax.tree_util.tree_leaves(p)):
+        assert not np.allclose(a, b), f"{cell}: leaf {path} did not move"
+    first = float(m["loss"])
+    for i in range(40):
+        p, s, m = step(p, s, (xs[i % len(xs)], ys[i % len(ys)]))
+    assert float(step(p, s, batch)[2]["loss"]) < 0.5 * first  # the loss at p, before the step
+
+
+def test_epoch_batches_shapes_and_shuffle(key):
+    X, Y = jnp.arange(10 * 4 * 2.0).reshape(10, 4, 2), jnp.arange(10.0)[:, None]
+    base = dataclasses.replace(PRESETS["vlasov"])
+    x, y = epoch_batches(base, key, X, Y)
+    assert x.shape == (10, 4, 2) and np.array_equal(y, Y)  # per-sample, time order
+    x, y = epoch_batches(dataclasses.replace(base, batch_size=0), key, X, Y)
+    assert x.shape == (1, 4, 10, 2) and np.array_equal(x[0, :, 3], X[3])
+    x, y = epoch_batches(dataclasses.replace(base, batch_size=3, shuffle=True), key, X, Y)
+    assert x.shape == (3, 4, 3, 2) and y.shape == (3, 3, 1)
+    picked = np.asarray(y).ravel()
+    assert len(set(picked)) == 9 and not np.array_equal(picked, np.arange(9.0))
+    np.testing.assert_array_equal(x[1, :, 2], X[int(y[1, 2, 0])])
+
+
+def test_every_preset_validates_and_the_first_is_vidhya():
+    assert next(iter(PRESETS)) == "vidhya"
+    for cfg in PRESETS.values():
+        cfg.validate()
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"window": 0}, "window"), ({"series": "square"}, "series"),
+    ({"train_fraction": 1.0}, "train_fraction"), ({"learning_rate": 0.0}, "learning_rate"),
+    ({"cell": "lstm", "activation": "tanh"}, "numpy_init_seed"), ({"series": "sincos"}, "encoding"),
+    ({"optimizer": "adamw"}, "optimizer"), ({"input_init": "he"}, "initialiser"),
+    ({"n_points": 40}, "n_points"), ({"batch_size": -1}, "batch_size"),
+    ({"dtype": "float16"}, "dtype"), ({"loss": "xent_sum"}, "loss"),
+])
+def test_bad_values_are_refused_with_the_field_named(changes, match):
+    with pytest.raises(ValueError, match=match):
+        override(PRESETS["vidhya"], changes)
+
+
+def test_unknown_fields_types_and_presets_are_refused():
+    with pytest.raises(ValueError, match="unknown config field 'epoch'"):
+        from_preset(PRESETS, "vlasov", {"epoch": "3"})
+    with pytest.raises(TypeError, match="epochs must be int"):
+        from_preset(PRESETS, "vlasov", {"epochs": "many"})
+    with pytest.raises(ValueError, match="unknown preset 'vlasof'"):
+        from_preset(PRESETS, "vlasof")
+
+
+@pytest.mark.parametrize("argv", [["sine", "--preset", "nope"], ["sine", "--bogus=1"],
+                                  ["sine", "--epochs=abc"], ["sine", "--window=0"]])
+def test_cli_refuses_bad_input_with_exit_2(argv, capsys):
+    assert cli.main(argv) == 2
+    assert "jaxrnn sine: error:" in capsys.readouterr().err
+
+
+def test_main_writes_a_complete_run_directory_and_redraws(tmp_path):
+    cfg = dataclasses.replace(TINY_VIDHYA, epochs=3)
+    out = sine.main(cfg, tmp_path / "run", quiet=True)
+    names = {p.name for p in out.iterdir()}
+    for f in ("config.json", "metrics.csv", "summary.json", "predictions.csv", "forecast.csv",
+              "grad_steps.csv", "params.npz", "loss.png", "predictions.png", "forecast.png",
+              "grad_steps.png"):
+        assert f in names, f
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["rmse"]) == {"model", "zero", "last_value", "linear_ar",
+                                    "published_loop_replay"}
+    assert summary["compile_s"] > 0 and summary["train_s"] > 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["config"]["epochs"] == 3 and "jax" in config["versions"]
+    metrics = (out / "metrics.csv").read_text().splitlines()
+    assert metrics[0].startswith("epoch,") and len(metrics) == 1 + 4
+    with pytest.raises(FileExistsError):
+        sine.main(cfg, out, quiet=True)
+    (out / "loss.png").unlink()
+    from jaxrnn.plots_sine import draw_all
+    draw_all(out)
+    assert (out / "loss.png").stat().st_size > 1000
+
+
+def test_main_two_channels_gru_minibatch(tmp_path):
+    cfg = dataclasses.replace(PRESETS["sincos"], n_points=80, x_stop=16.0, hidden=6, window=6,
+                              scan_unroll=1, batch_size=8, epochs=4, log_every=4,
+                              forecast_steps=6, forecast_starts=2)
+    out = sine.main(cfg, tmp_path / "sc", quiet=True, figures=False)
+    header = (out / "predictions.csv").read_text().splitlines()[0].split(",")
+    assert {"truth_0", "truth_1", "model_0", "model_1", "linear_ar_1"} <= set(header)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["forecast"]["steps"] == 6 and summary["updates"] == 4 * (summary["n_train"] // 8)
