@@ -1,0 +1,148 @@
+"""Vmappable training pieces for sweeps: hyperparameters as *traced* values, not Python constants.
+
+A sweep batches runs with ``jax.vmap``, so anything that differs between the batched runs must
+be an array inside the program. Three things the rest of jaxrnn takes as Python values get a
+traced form here:
+
+- the truncation window: ``traced_cuts(T, k, anchor)`` computes the same cut mask as
+  ``jaxrnn.unroll.window_cuts`` from a traced ``k`` (``k <= 0``: full BPTT), and
+  ``unroll_traced`` applies it with the same ``stop_gradient`` on the carry entering a cut step;
+- the clip value: ``make_traced_optimizer`` prepends ``optax.clip`` / ``clip_by_global_norm``
+  with a traced bound to ``jaxrnn.optim.make_optimizer(clip="none")`` (the same chain, since
+  ``make_optimizer`` puts its clipping first);
+- the learning rate: passed straight to ``make_optimizer`` (Optax scales by an array).
+
+Diagnostics that every sweep task records:
+
+- ``gradient_bias(g_k, g)``: cosine similarity and relative error ``||g_k - g|| / ||g||`` of a
+  truncated gradient against the full-BPTT one;
+- ``carry_grad_norms``: ``||∂L/∂c_t||`` for every step t (the total gradient reaching the carry
+  after step t), whose decay towards early steps is the vanishing gradient.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax import lax
+
+from jaxrnn.cells import readout
+from jaxrnn.optim import CLIPS, make_optimizer
+from jaxrnn.unroll import detach, tree_where
+
+
+def traced_cuts(T: int, window, anchor: str = "start"):
+    """(T,) bool: True at step t when the carry entering t is detached (window k, maybe traced).
+
+    ``anchor="start"``: cuts at t = k, 2k, ...; ``"end"``: at t with (T - t) mod k = 0, t > 0.
+    ``k <= 0`` or ``k >= T``: no cut (full BPTT). Equals ``window_cuts(T, k, anchor)``.
+    """
+    if anchor not in ("start", "end"):
+        raise ValueError(f"anchor must be 'start' or 'end'; got {anchor!r}")
+    k = jnp.asarray(window, jnp.int32)
+    k = jnp.where(k <= 0, T + 1, k)  # full BPTT: no offset in [1, T-1] is a multiple of T + 1
+    t = jnp.arange(T)
+    offset = t if anchor == "start" else T - t
+    return (t > 0) & (offset % k == 0)
+
+
+def unroll_traced(cell, params: dict, xs, window, *, anchor: str = "start", unroll: int = 1):
+    """``unroll(cell, params, xs, window=k, anchor=anchor)`` with k a traced scalar.
+
+    Args: cell from ``get_cell``; params the cell's; xs (T, [B,] D) float or (T, [B]) int;
+      window: () int, ``<= 0`` for full BPTT.
+    Returns: ``(ys (T, [B,] H), final carry)``; zero initial carry.
+    """
+    xs = jnp.asarray(xs)
+    is_index = jnp.issubdtype(xs.dtype, jnp.integer)
+    batch_shape = xs.shape[1:] if is_index else xs.shape[1:-1]
+    fused = cell.fuse(params)
+    project, recur = cell.project, cell.recur
+    for _ in batch_shape:
+        project, recur = jax.vmap(project, (None, 0)), jax.vmap(recur, (None, 0, 0))
+    pxs = jax.vmap(project, (None, 0))(fused, xs)  # (T, [B,] G)
+    dtype = jax.tree_util.tree_leaves(params)[0].dtype
+    if not is_index:
+        dtype = jnp.result_type(dtype, xs.dtype)
+    carry0 = cell.init_carry(params, batch_shape, dtype)
+    cuts = traced_cuts(xs.shape[0], window, anchor)
+
+    def body(carry, inputs):
+        px, cut = inputs
+        carry = tree_where(cut, detach(carry), carry)
+        return recur(fused, carry, px)
+
+    carry, ys = lax.scan(body, carry0, (pxs, cuts), unroll=unroll)
+    return ys, carry
+
+
+def readout_all(params: dict, hs):
+    """``W_hy h + b_y`` at every step: hs (T, [B,] H) -> (T, [B,] O)."""
+    out = readout
+    for _ in range(hs.ndim - 1):
+        out = jax.vmap(out, (None, 0))
+    return out(params, hs)
+
+
+def _clip(kind: str, value):
+    if kind not in CLIPS:
+        raise ValueError(f"unknown clip {kind!r}; expected one of {', '.join(CLIPS)}")
+    if kind == "none":
+        return optax.identity()
+    return optax.clip(value) if kind == "value" else optax.clip_by_global_norm(value)
+
+
+def make_traced_optimizer(name: str, learning_rate, clip: str, clip_value, **kwargs):
+    """``clip(clip_value) -> make_optimizer(name, learning_rate, clip="none", **kwargs)``.
+
+    ``learning_rate`` and ``clip_value`` may be traced scalars (one per vmapped run).
+    """
+    return optax.chain(_clip(clip, clip_value),
+                       make_optimizer(name, learning_rate, clip="none", **kwargs))
+
+
+def _flat(tree):
+    return jnp.concatenate([jnp.ravel(x) for x in jax.tree_util.tree_leaves(tree)])
+
+
+def gradient_bias(g_trunc, g_full) -> dict:
+    """``{"cos": <g_k, g> / (|g_k| |g|), "rel": |g_k - g| / |g|}`` of two gradient pytrees."""
+    a, b = _flat(g_trunc), _flat(g_full)
+    tiny = jnp.finfo(a.dtype).tiny
+    na, nb = jnp.linalg.norm(a), jnp.linalg.norm(b)
+    return {"cos": jnp.dot(a, b) / jnp.maximum(na * nb, tiny),
+            "rel": jnp.linalg.norm(a - b) / jnp.maximum(nb, tiny)}
+
+
+def carry_grad_norms(cell, params: dict, xs, loss_of_preds):
+    """(T,) ``||∂L/∂c_t||`` (full BPTT), c_t the carry after step t, norm over batch and units.
+
+    Computed as the gradient of L with respect to a zero perturbation added to each step's new
+    carry (both h and c for the LSTM). ``loss_of_preds(preds (T, [B,] O)) -> scalar``.
+    Args: params ``{"cell", "readout"}``; xs (T, [B,] D) or int (T, [B]).
+    """
+    xs = jnp.asarray(xs)
+    is_index = jnp.issubdtype(xs.dtype, jnp.integer)
+    batch_shape = xs.shape[1:] if is_index else xs.shape[1:-1]
+    p = params["cell"]
+    step = cell.step
+    for _ in batch_shape:
+        step = jax.vmap(step, (None, 0, 0))
+    dtype = jax.tree_util.tree_leaves(p)[0].dtype
+    carry0 = cell.init_carry(p, batch_shape, dtype)
+
+    def total(deltas):
+        def body(c, inp):
+            x, d = inp
+            c, _ = step(p, c, x)
+            c = jax.tree_util.tree_map(jnp.add, c, d)
+            return c, c.h if hasattr(c, "h") else c
+
+        _, hs = lax.scan(body, carry0, (xs, deltas))
+        return loss_of_preds(readout_all(params["readout"], hs))
+
+    T = xs.shape[0]
+    zeros = jax.tree_util.tree_map(lambda c: jnp.zeros((T,) + c.shape, c.dtype), carry0)
+    grads = jax.grad(total)(zeros)
+    sq = sum(jnp.sum(g.reshape(T, -1) ** 2, axis=1) for g in jax.tree_util.tree_leaves(grads))
+    return jnp.sqrt(sq)
