@@ -154,6 +154,8 @@ def unroll(cell: Cell, params: dict, xs, carry0=None, *, reverse=False, lengths=
       window: truncation window k (None: full BPTT); ``anchor``: "start" or "end".
       unroll: passed to ``lax.scan``. checkpoint: wrap the step in ``jax.checkpoint`` (recompute
         it on the backward pass instead of storing its intermediates), with ``checkpoint_policy``.
+        Then the input projection moves into the checkpointed step too, so the backward pass
+        stores only each step's input and carry, not the (T, [B,] G) pre-activations.
 
     Returns:
       ``(ys, carry)``: ys (T, [B,] H) per-step outputs, and the final carry.
@@ -179,7 +181,8 @@ def unroll(cell: Cell, params: dict, xs, carry0=None, *, reverse=False, lengths=
     project, recur = cell.project, cell.recur
     for _ in batch_shape:
         project, recur = jax.vmap(project, (None, 0)), jax.vmap(recur, (None, 0, 0))
-    pxs = jax.vmap(project, (None, 0))(fused, xs)  # (T, [B,] G)
+    # Hoisted: one batched projection for all steps. Checkpointed: projected inside the step.
+    pxs = xs if checkpoint else jax.vmap(project, (None, 0))(fused, xs)  # (T, [B,] G)
     if carry0 is None:
         carry0 = cell.init_carry(params, batch_shape, _carry_dtype(params, xs))
     else:
@@ -187,6 +190,8 @@ def unroll(cell: Cell, params: dict, xs, carry0=None, *, reverse=False, lengths=
 
     def body(carry, inputs):
         px, m, r, cut = inputs
+        if checkpoint:
+            px = project(fused, px)
         if r is not None:
             carry = tree_where(r, carry0, carry)
         if cut is not None:
