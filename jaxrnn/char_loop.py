@@ -23,8 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrnn import checkpoint, plots_char, plotting, runs
-from jaxrnn.char_model import ModelSpec, init_params
-from jaxrnn.char_train import Schedule, init_state, make_chunk_fn, make_eval_fn
+from jaxrnn.char_model import ModelSpec
+from jaxrnn.char_train import Schedule
 from jaxrnn.config import config_hash, to_dict
 from jaxrnn.data.text import Vocab, eval_windows, make_streams
 from jaxrnn.progress import Progress
@@ -59,6 +59,9 @@ class Run(NamedTuple):
     optimizer: object
     sched: Schedule
     keys: tuple  # (init, train, sample)
+    init: object  # jitted (k_init, k_train) -> TrainState before step 0
+    run_chunk: object  # jax.jit(make_chunk_fn(...))
+    evaluate: object  # jax.jit(make_eval_fn(...))
 
 
 def make_keys(seed: int):
@@ -82,8 +85,8 @@ def save_checkpoint(run: Run, which: str, state, log: dict) -> Path:
 
 
 def fresh_state(run: Run):
-    params = init_params(run.keys[0], run.spec)
-    return init_state(run.spec, params, run.optimizer, run.keys[1], run.cfg.batch)
+    """The state before step 0, from the run's init and train keys."""
+    return run.init(run.keys[0], run.keys[1])
 
 
 def load_checkpoint(run: Run, path) -> tuple:
@@ -108,10 +111,11 @@ def _write_outputs(run: Run, log: dict) -> None:
     runs.atomic_write_bytes(run.out / "samples.txt", text.encode("utf-8"))
 
 
-def _evaluate(run: Run, evaluate, params, ids, max_chars: int = 0) -> float:
+def evaluate(run: Run, params, ids, max_chars: int = 0) -> float:
+    """Mean nats/char of ``params`` on (the first ``max_chars`` of) ``ids``."""
     ids = ids[:max_chars] if max_chars else ids
     xs, ys = eval_windows(ids, run.cfg.batch, run.cfg.window)
-    return float(evaluate(params, jnp.asarray(xs), jnp.asarray(ys)))
+    return float(run.evaluate(params, jnp.asarray(xs), jnp.asarray(ys)))
 
 
 def _sample(run: Run, params, step: int, length: int) -> str:
@@ -149,15 +153,13 @@ def train_loop(run: Run, state, log: dict, *, stop: int, max_seconds: float = 0.
                quiet: bool = False):
     """Runs chunks until ``stop`` steps, ``max_seconds`` or Ctrl-C.
 
-    Returns ``(state, log, reason, evaluate, compilations)``; the latest checkpoint then holds
+    Returns ``(state, log, reason)``; the latest checkpoint then holds
     ``state``. Validation, samples and checkpoints happen at multiples of ``eval_every`` and at
     the run's last step (``epochs`` epochs), never at an early stop, so stopping and resuming
     leaves the metrics unchanged.
     """
     cfg, sched = run.cfg, run.sched
     total = cfg.epochs * sched.steps_per_epoch
-    run_chunk = jax.jit(make_chunk_fn(run.spec, run.optimizer, sched))
-    evaluate = jax.jit(make_eval_fn(run.spec, sched.carry_state))
     data = jnp.asarray(run.data.train if sched.batching == "random"
                        else make_streams(run.data.train, cfg.batch, cfg.window))
     start, t0, elapsed0 = int(state.step), time.perf_counter(), log["elapsed_s"]
@@ -167,7 +169,7 @@ def train_loop(run: Run, state, log: dict, *, stop: int, max_seconds: float = 0.
             while step < stop:
                 target = min((step // cfg.log_every + 1) * cfg.log_every, stop)
                 t_chunk = time.perf_counter()
-                new, acc = run_chunk(state, target, data)
+                new, acc = run.run_chunk(state, target, data)
                 acc = jax.device_get(acc)  # the only device-to-host transfer of a chunk
                 if int(acc.bad_step) >= 0:
                     raise _diverged(run, state, acc, log, last_ckpt)
@@ -177,7 +179,7 @@ def train_loop(run: Run, state, log: dict, *, stop: int, max_seconds: float = 0.
                 state, step = new, target
                 log["history"].append(row)
                 if step % cfg.eval_every == 0 or step == total:
-                    _eval_and_save(run, evaluate, state, log, row)
+                    _eval_and_save(run, state, log, row)
                     last_ckpt = step
                     if not quiet:
                         print(_line(row), flush=True)
@@ -196,11 +198,11 @@ def train_loop(run: Run, state, log: dict, *, stop: int, max_seconds: float = 0.
     log["elapsed_s"] = elapsed0 + (time.perf_counter() - t0)
     if last_ckpt != step:
         save_checkpoint(run, "latest", state, log)
-    return state, log, reason, evaluate, run_chunk._cache_size()
+    return state, log, reason
 
 
-def _eval_and_save(run: Run, evaluate, state, log: dict, row: dict) -> None:
-    val = _evaluate(run, evaluate, state.params, run.data.val, run.cfg.val_chars)
+def _eval_and_save(run: Run, state, log: dict, row: dict) -> None:
+    val = evaluate(run, state.params, run.data.val, run.cfg.val_chars)
     row["val_loss"] = val
     log["samples"].append({"step": row["step"], "epoch": row["epoch"],
                            "text": _sample(run, state.params, row["step"],
@@ -225,11 +227,11 @@ def _overall_rate(run: Run, hist: list) -> float | None:
     return round(hist[-1]["chars"] / hist[-1]["elapsed_s"])
 
 
-def finish(run: Run, state, log: dict, reason: str, evaluate, compilations: int) -> dict:
+def finish(run: Run, state, log: dict, reason: str) -> dict:
     """Final evaluation on the whole validation (and test) text, plots, ``summary.json``."""
     cfg = run.cfg
-    val = _evaluate(run, evaluate, state.params, run.data.val)
-    test = (_evaluate(run, evaluate, state.params, run.data.test)
+    val = evaluate(run, state.params, run.data.val)
+    test = (evaluate(run, state.params, run.data.test)
             if len(run.data.test) > cfg.window else None)
     hist = log["history"]
     summary = {
@@ -241,7 +243,7 @@ def finish(run: Run, state, log: dict, reason: str, evaluate, compilations: int)
         "test_loss": test, "train_wall_s": log["elapsed_s"],
         "chars_per_s": _overall_rate(run, hist), "chars_per_s_chunks_median":
         float(np.median([r["chars_per_s"] for r in hist])) if hist else None,
-        "train_step_compilations": compilations, "vocab_size": run.data.vocab.size,
+        "train_step_compilations": run.run_chunk._cache_size(), "vocab_size": run.data.vocab.size,
         "sample": _sample(run, state.params, int(state.step), cfg.sample_length)}
     runs.write_json(run.out / "summary.json", summary)
     if hist:

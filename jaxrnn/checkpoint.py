@@ -71,13 +71,17 @@ def load(path) -> tuple[dict, dict]:
     return arrays, meta
 
 
-def restore(template, arrays: dict, *, source: str = "checkpoint"):
+def restore(template, arrays: dict, *, prefix: str = "", source: str = "checkpoint"):
     """A tree shaped like ``template`` with the leaves from ``arrays`` (``flatten`` names).
 
+    Args: template: a tree of the wanted structure, shapes and dtypes; arrays: from ``load``;
+      prefix: restore only the entries under ``prefix/`` (e.g. "state/params").
     Raises:
       ValueError: naming every leaf that is missing, unexpected, or of another shape or dtype.
     """
-    want = flatten(template)
+    want = flatten(template, prefix)
+    if prefix:
+        arrays = {n: a for n, a in arrays.items() if n.startswith(prefix + "/")}
     problems = [f"missing {n}" for n in want if n not in arrays]
     problems += [f"unexpected {n}" for n in arrays if n not in want]
     for name, ref in want.items():

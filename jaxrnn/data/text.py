@@ -140,7 +140,8 @@ def make_streams(ids: np.ndarray, batch: int, window: int, *, what: str = "train
 def stream_window(streams, w, window: int):
     """Window ``w`` of every stream: ``(xs (T, B), ys (T, B))``; w may be traced (jit-friendly)."""
     B = streams.shape[0]
-    seg = jax.lax.dynamic_slice(streams, (0, w * window), (B, window + 1))  # (B, T + 1)
+    start = jnp.asarray(w) * window
+    seg = jax.lax.dynamic_slice(streams, (jnp.zeros_like(start), start), (B, window + 1))
     return seg[:, :-1].T, seg[:, 1:].T
 
 

@@ -9,19 +9,21 @@ takes any UTF-8 file) and writes to its run directory: ``config.json``, ``vocab.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from pathlib import Path
 from typing import Literal
 
+import jax
 import jax.numpy as jnp
 import optax
 
 from jaxrnn import cells, initializers, optim, runs
 from jaxrnn.char_loop import (CharData, Run, ckpt_path, fresh_state, finish, load_checkpoint,
                               make_keys, save_checkpoint, train_loop)
-from jaxrnn.char_model import ModelSpec
-from jaxrnn.char_train import Schedule
+from jaxrnn.char_model import ModelSpec, init_params
+from jaxrnn.char_train import Schedule, init_state, make_chunk_fn, make_eval_fn
 from jaxrnn.config import override
 from jaxrnn.data import corpora
 from jaxrnn.data.text import (build_vocab, eval_windows, read_text, split_ids, text_sha256,
@@ -180,14 +182,45 @@ def model_spec(cfg: Config, vocab_size: int) -> ModelSpec:
                      cfg.bias_init, cfg.forget_bias, dtype=cfg.dtype)
 
 
+# fields that do not change the compiled functions (given the model spec and the schedule)
+NOT_COMPILED = ("corpus", "text", "max_chars", "val_fraction", "test_fraction", "val_chars",
+                "epochs", "log_every", "eval_every", "sample_length", "sample_temperature",
+                "sample_prime", "seed")
+
+
+def jitted(cfg: Config, spec: ModelSpec, sched: Schedule):
+    """``_jitted`` keyed on the fields that matter, so e.g. another seed reuses compilations."""
+    defaults = Config()
+    return _jitted(dataclasses.replace(cfg, **{f: getattr(defaults, f) for f in NOT_COMPILED}),
+                   spec, sched)
+
+
+@functools.lru_cache(maxsize=8)
+def _jitted(cfg: Config, spec: ModelSpec, sched: Schedule):
+    """``(optimizer, init, run_chunk, evaluate)``, cached: runs of one config share compilations.
+
+    ``init(k_init, k_train)`` is the state before step 0 (one compilation instead of one per
+    initialiser call).
+    """
+    optimizer = make_optimizer(cfg, sched.steps_per_epoch)
+
+    def init(k_init, k_train):
+        return init_state(spec, init_params(k_init, spec), optimizer, k_train, cfg.batch)
+
+    return (optimizer, jax.jit(init), jax.jit(make_chunk_fn(spec, optimizer, sched)),
+            jax.jit(make_eval_fn(spec, sched.carry_state)))
+
+
 def make_run(cfg: Config, out) -> Run:
-    """Data, model, optimiser and schedule of a run (no training)."""
+    """Data, model, optimiser, schedule and jitted functions of a run (no training)."""
     data = load_data(cfg)
     k = steps_per_epoch(cfg, len(data.train))
     sched = Schedule(cfg.batching, cfg.window, cfg.batch, k, cfg.carry_state, cfg.loss_reduce,
                      cfg.divergence_factor, cfg.smooth_decay)
-    return Run(cfg, Path(out), data, model_spec(cfg, data.vocab.size), make_optimizer(cfg, k),
-               sched, make_keys(cfg.seed))
+    spec = model_spec(cfg, data.vocab.size)
+    optimizer, init, run_chunk, evaluate = jitted(cfg, spec, sched)
+    return Run(cfg, Path(out), data, spec, optimizer, sched, make_keys(cfg.seed), init,
+               run_chunk, evaluate)
 
 
 def _start(run: Run, resume: bool):
@@ -211,16 +244,16 @@ def _start(run: Run, resume: bool):
 def main(cfg: Config, out, *, resume: bool = False, stop_at: int | None = None,
          max_minutes: float = 0.0, quiet: bool = False) -> Path:
     """Trains (or resumes) a character model; writes the run directory; returns its path."""
-    run = make_run(cfg, out)
-    total = cfg.epochs * run.sched.steps_per_epoch
     if stop_at is not None and (stop_at < 1 or stop_at % cfg.log_every):
         raise ValueError(f"--stop-at must be a positive multiple of log_every={cfg.log_every}; "
                          f"got {stop_at}")
+    run = make_run(cfg, out)
+    total = cfg.epochs * run.sched.steps_per_epoch
     state, log = _start(run, resume)
     stop = total if stop_at is None else min(stop_at, total)
-    state, log, reason, evaluate, n_compiled = train_loop(
-        run, state, log, stop=stop, max_seconds=60.0 * (max_minutes or 0.0), quiet=quiet)
-    summary = finish(run, state, log, reason, evaluate, n_compiled)
+    state, log, reason = train_loop(run, state, log, stop=stop,
+                                    max_seconds=60.0 * (max_minutes or 0.0), quiet=quiet)
+    summary = finish(run, state, log, reason)
     if not quiet:
         print(f"char: {reason} at step {summary['steps']} (epoch {summary['epochs']:.2f}); "
               f"val {summary['val_loss']:.4f} nats/char ({summary['val_bits_per_char']:.3f} "

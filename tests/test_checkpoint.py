@@ -1,0 +1,114 @@
+"""Checkpoints: bitwise round trips, atomic writes, refusals, and resume == uninterrupted."""
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from char_common import TEXT, write_text
+from jaxrnn import checkpoint, optim, runs
+from jaxrnn.char_loop import TIMING, ckpt_path
+from jaxrnn.config import override
+from jaxrnn.tasks import char
+
+
+
+def _tree(key):
+    params = {"layers": [{"W": jax.random.normal(key, (3, 2))}],
+              "readout": {"b": jnp.arange(3.0, dtype=jnp.float32)}}
+    opt = optim.make_optimizer("adam", 1e-3, clip="value", clip_value=1.0)
+    return {"params": params, "opt": opt.init(params), "key": key,
+            "step": jnp.asarray(7, jnp.int32)}
+
+
+def test_round_trip_is_bitwise_and_leaves_no_temp_files(tmp_path, key):
+    tree = _tree(key)
+    path = checkpoint.save(tmp_path / "c" / "x.ckpt", tree, {"note": "hi", "vocab": "ab\n"})
+    arrays, meta = checkpoint.load(path)
+    assert meta["note"] == "hi" and meta["vocab"] == "ab\n" and meta["format"] == 1
+    back = checkpoint.restore(_tree(jax.random.PRNGKey(9)), arrays)
+    for a, b in zip(jax.tree_util.tree_leaves(tree), jax.tree_util.tree_leaves(back)):
+        assert a.dtype == b.dtype and np.array_equal(np.asarray(a), np.asarray(b))
+    assert jax.tree_util.tree_structure(back) == jax.tree_util.tree_structure(tree)
+    assert os.listdir(tmp_path / "c") == ["x.ckpt"]
+
+
+def test_restore_refuses_another_model(tmp_path, key):
+    arrays, _ = checkpoint.load(checkpoint.save(tmp_path / "x.ckpt", _tree(key), {}))
+    other = _tree(key)
+    other["params"]["layers"][0]["W"] = jnp.zeros((4, 2))
+    other["params"]["extra"] = jnp.zeros(2)
+    with pytest.raises(ValueError, match=r"missing params/extra.*params/layers/0/W: "
+                                         r"float\d+\[3, 2\] where the model has float\d+\[4, 2\]"):
+        checkpoint.restore(other, arrays)
+
+
+def test_check_meta_and_unreadable_files(tmp_path):
+    with pytest.raises(ValueError, match="vocab: checkpoint has 'ab', this run has 'abc'"):
+        checkpoint.check_meta({"vocab": "ab"}, {"vocab": "abc"}, source="ckpt")
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        checkpoint.load(tmp_path / "none.ckpt")
+    (tmp_path / "bad.ckpt").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a readable jaxrnn checkpoint"):
+        checkpoint.load(tmp_path / "bad.ckpt")
+
+
+def test_crash_mid_write_keeps_the_previous_checkpoint(tmp_path, key, monkeypatch):
+    path = checkpoint.save(tmp_path / "x.ckpt", _tree(key), {"v": 1})
+    before = path.read_bytes()
+
+    def crash(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(runs.os, "fsync", crash)
+    with pytest.raises(OSError, match="disk full"):
+        checkpoint.save(path, _tree(jax.random.PRNGKey(5)), {"v": 2})
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["x.ckpt"]
+
+
+def _cfg(text_file, **changes):
+    base = dict(text=str(text_file), cell="gru", hidden=6, layers=2, embed=4, dropout=0.25,
+                window=6, batch=3, epochs=3, val_fraction=0.2, optimizer="adam",
+                learning_rate=3e-3, lr_decay=0.9, lr_decay_after=2, clip="global_norm",
+                log_every=3, eval_every=6, sample_length=8, seed=1)
+    return override(char.Config(), {**base, **changes})
+
+
+def _final(out):
+    arrays, meta = checkpoint.load(ckpt_path(out, "latest"))
+    rows = runs.read_csv(out / "metrics.csv")
+    rows = [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
+    return arrays, meta, rows
+
+
+@pytest.mark.parametrize("changes", [{}, {"batching": "random", "carry_state": False}])
+def test_resumed_run_is_bitwise_the_uninterrupted_run(tmp_path, changes):
+    cfg = _cfg(write_text(tmp_path), **changes)
+    whole = char.main(cfg, tmp_path / "whole", quiet=True)
+    part = char.main(cfg, tmp_path / "part", stop_at=9, quiet=True)  # mid-epoch, mid-eval
+    assert json.loads((part / "summary.json").read_text())["status"] == "stopped"
+    char.main(cfg, part, resume=True, quiet=True)
+    (a1, m1, r1), (a2, m2, r2) = _final(whole), _final(part)
+    assert m1["step"] == m2["step"] > 9 and r1[-1]["step"] == m1["step"]
+    assert a1.keys() == a2.keys()
+    for name in a1:
+        assert np.array_equal(a1[name], a2[name]), name
+    assert r1 == r2 and m1["samples"] == m2["samples"] and m1["best_step"] == m2["best_step"]
+
+
+def test_resume_refuses_another_vocabulary_or_config(tmp_path):
+    path = write_text(tmp_path)
+    cfg = _cfg(path)  # the config of the first resume test: its compilation is reused
+    out = char.main(cfg, tmp_path / "run", stop_at=3, quiet=True)
+    path.write_text(TEXT + "Zz")
+    with pytest.raises(ValueError, match="refused.*vocab"):
+        char.main(cfg, out, resume=True, quiet=True)
+    path.write_text(TEXT)
+    with pytest.raises(ValueError, match="refused.*hidden: checkpoint has 6, this run has 7"):
+        char.main(override(cfg, {"hidden": 7}), out, resume=True, quiet=True)
+    with pytest.raises(FileExistsError, match="--resume"):
+        char.main(cfg, out, quiet=True)
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        char.main(cfg, tmp_path / "empty", resume=True, quiet=True)

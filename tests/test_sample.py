@@ -1,0 +1,83 @@
+"""Sampling: greedy decoding against a numpy loop, top-k and temperature, errors, the CLI."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import char_reference as ref
+from char_common import tiny, write_text
+from jaxrnn import cli
+from jaxrnn.char_model import ModelSpec, init_params
+from jaxrnn.data.text import build_vocab
+from jaxrnn.sample import choose, sample_ids, sample_text
+from jaxrnn.tasks import char
+
+SPEC = ModelSpec("lstm", 6, 5, layers=2, input_init="normal(0.8)", recurrent_init="normal(0.8)",
+                 readout_init="normal(2.0)", dtype="float64")
+
+
+def test_argmax_sampling_matches_numpy_greedy_loop():
+    params = init_params(jax.random.PRNGKey(4), SPEC)
+    prime = [1, 4, 2]
+    got = np.asarray(sample_ids(SPEC, params, jnp.asarray(prime), jax.random.PRNGKey(0),
+                                length=12, argmax=True))
+    np_params = jax.tree_util.tree_map(np.asarray, params)
+    seq = list(prime)
+    for _ in range(12):  # re-running the whole sequence from zero state each time
+        seq.append(int(np.argmax(ref.stack_logits(np_params, seq, "lstm", 6)[-1])))
+    assert got.tolist() == seq[3:]
+    assert len(set(got.tolist())) > 1  # a non-trivial continuation
+
+
+def test_top_k_and_temperature():
+    logits = jnp.log(jnp.array([0.05, 0.4, 0.1, 0.3, 0.15]))
+    keys = jax.random.split(jax.random.PRNGKey(0), 4000)
+    draw = jax.vmap(lambda k, t, top: choose(k, logits, t, top_k=top), (0, None, None))
+    top2 = np.asarray(jax.jit(draw, static_argnums=2)(keys, 1.0, 2))
+    assert set(top2.tolist()) == {1, 3}
+    np.testing.assert_allclose(np.mean(top2 == 1), 0.4 / 0.7, atol=0.03)  # renormalised, ~4 sd
+    full = np.bincount(np.asarray(jax.jit(draw, static_argnums=2)(keys, 1.0, 0)), minlength=5)
+    np.testing.assert_allclose(full / 4000, [0.05, 0.4, 0.1, 0.3, 0.15], atol=0.03)
+    cold = np.asarray(jax.jit(draw, static_argnums=2)(keys, 0.05, 0))
+    assert np.mean(cold == 1) > 0.99  # low temperature -> nearly greedy
+    assert int(choose(keys[0], logits, 1.0, top_k=1)) == 1 == int(choose(keys[0], logits, 1.0,
+                                                                         argmax=True))
+
+
+def test_sampling_is_one_compiled_scan():
+    params = init_params(jax.random.PRNGKey(4), SPEC)
+    jaxpr = str(jax.make_jaxpr(lambda p, k: sample_ids(SPEC, p, jnp.array([1, 2]), k,
+                                                       length=50))(params,
+                                                                   jax.random.PRNGKey(0)))
+    assert "scan" in jaxpr and "length=50" in jaxpr
+    a = sample_ids(SPEC, params, jnp.array([1, 2]), jax.random.PRNGKey(0), 0.7, length=9)
+    b = sample_ids(SPEC, params, jnp.array([1, 2]), jax.random.PRNGKey(0), 0.7, length=9)
+    c = sample_ids(SPEC, params, jnp.array([1, 2]), jax.random.PRNGKey(1), 0.7, length=9)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_bad_sampling_input_is_refused():
+    vocab = build_vocab("abcdef")
+    params = init_params(jax.random.PRNGKey(4), SPEC)
+    key = jax.random.PRNGKey(0)
+    with pytest.raises(ValueError, match=r"outside the model's vocabulary: 'é' \(U\+00E9\)"):
+        sample_text(SPEC, params, vocab, "abé", key)
+    with pytest.raises(ValueError, match="prime must be at least one character"):
+        sample_text(SPEC, params, vocab, "", key)
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        sample_text(SPEC, params, vocab, "ab", key, temperature=0.0)
+    with pytest.raises(ValueError, match=r"top_k must be in \[0, V=6\]"):
+        sample_text(SPEC, params, vocab, "ab", key, top_k=7)
+
+
+def test_sample_cli(tmp_path, capsys):
+    out = char.main(tiny(write_text(tmp_path)), tmp_path / "run", quiet=True)
+    capsys.readouterr()
+    args = ["sample", "--run", str(out), "--prime", "Speak", "--length", "30", "--seed", "3"]
+    assert cli.main(args + ["--argmax"]) == 0
+    greedy = capsys.readouterr().out
+    assert greedy.startswith("Speak") and len(greedy[:-1]) == 35
+    assert cli.main(args + ["--temperature", "0.8", "--top-k", "3"]) == 0
+    assert cli.main(args[:5] + ["--prime", "QX"]) == 2
+    assert "outside the model's vocabulary: 'Q' (U+0051), 'X' (U+0058)" in capsys.readouterr().err
+    assert cli.main(["sample", "--run", str(tmp_path / "nothing")]) == 2
