@@ -5,6 +5,10 @@ Each subcommand lives in its own module, listed in ``COMMANDS``. A *task* module
 ``--field=value`` overrides for free; any other module provides ``add_arguments(parser)`` and
 ``run(args) -> int``. Bad input (unknown option, preset or field, wrong type) exits with status 2
 and one line naming the problem; set ``JAXRNN_DEBUG=1`` for the traceback.
+
+Compiled programs are kept in XLA's persistent cache (``$JAXRNN_CACHE_DIR``, default
+``~/.cache/jaxrnn/xla``), so a second run of the same program skips most of its compile time;
+``JAXRNN_CACHE_DIR=off`` disables it.
 """
 from __future__ import annotations
 
@@ -77,8 +81,21 @@ def build_parser():
     return parser, modules
 
 
+def enable_compilation_cache() -> None:
+    """Turns on XLA's persistent compilation cache (see the module docstring)."""
+    path = os.environ.get("JAXRNN_CACHE_DIR", os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "jaxrnn", "xla"))
+    if path.lower() == "off":
+        return
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+
+
 def main(argv=None) -> int:
     parser, modules = build_parser()
+    enable_compilation_cache()
     args, extra = parser.parse_known_args(argv)
     module = modules[args.command]
     try:
