@@ -209,4 +209,5 @@ def _central_differences(cell, params, xs, targets, loss, carry0, eps):
         return sequence_loss(cell, unravel(v), xs, targets, loss, carry0)[0]
 
     steps = eps * jnp.eye(flat.size, dtype=flat.dtype)  # (P, P)
-    return unravel((jax.vmap(f)(flat + steps) - jax.vmap(f)(flat - steps)) / (2.0 * eps))
+    return unravel((jax.vmap(f)(flat[None, :] + steps) - jax.vmap(f)(flat[None, :] - steps))
+                   / (2.0 * eps))

@@ -147,7 +147,7 @@ def corrupt_gradient(grads: dict, scale: float) -> dict:
     cell's first recurrent weight (W_hh, W_hi or W_hr)."""
     cell = dict(grads["cell"])
     name = next(k for k in ("W_hh", "W_hi", "W_hr") if k in cell)
-    g = cell[name]
+    g = jnp.asarray(cell[name])
     cell[name] = g.at[0, 0].add(scale * jnp.max(jnp.abs(g)))
     return {"cell": cell, "readout": grads["readout"]}
 
