@@ -9,12 +9,13 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from jaxrnn.plotting import plt, save
-from jaxrnn.sweep_report import _value
+from jaxrnn.sweep_report import _value, swept
 
 
 def _label(fields, point) -> str:
@@ -30,14 +31,14 @@ def _logy(ax, arrays) -> None:
 
 def final_figure(spec: dict, rows: list, agg: list, metric: str):
     """The metric against each swept field (module docstring)."""
-    fields = list(spec["grid"]) or ["seed"]
+    grid = swept(spec, rows)
+    fields = list(grid) or ["seed"]
     fig, axes = plt.subplots(1, len(fields), figsize=(5.5 * len(fields), 4),
                              constrained_layout=True, squeeze=False)
     for ax, field in zip(axes[0], fields):
-        others = [f for f in spec["grid"] if f != field]
-        values = spec["grid"].get(field, sorted({r["seed"] for r in rows}))
-        xs = {repr(float(v) if isinstance(v, (int, float)) else v): i
-              for i, v in enumerate(values)}
+        others = [f for f in grid if f != field]
+        values = grid.get(field, sorted({r["seed"] for r in rows}))
+        xs = {repr(v): i for i, v in enumerate(values)}
         lines: dict = {}
         for e in agg if field != "seed" else []:
             lines.setdefault(tuple(e[o] for o in others), []).append(e)
@@ -67,7 +68,7 @@ def final_figure(spec: dict, rows: list, agg: list, metric: str):
 
 def _series_by_point(out: Path, spec: dict, rows: list, prefix: str):
     """{name: {point key: (x, (S, K) values)}} of the cells' ``prefix:*`` arrays."""
-    fields = list(spec["grid"])
+    fields = list(swept(spec, rows))
     point_of = {int(r["run"]): tuple(r[f] for f in fields) for r in rows}
     found: dict = {}
     for path in sorted((out / "cells").glob("*.npz")):
@@ -84,9 +85,8 @@ def _series_by_point(out: Path, spec: dict, rows: list, prefix: str):
     return {n: {k: (x, np.stack(v)) for k, (x, v) in s.items()} for n, s in found.items()}
 
 
-def band_figure(spec: dict, name: str, series: dict, xlabel: str):
+def band_figure(spec: dict, fields: list, name: str, series: dict, xlabel: str):
     """Mean over seeds with a min-max band, a line per grid point (panels when crowded)."""
-    fields = list(spec["grid"])
     facet = len(series) > 6 and len(fields) >= 2
     panels: dict = {}
     for key in series:
@@ -97,7 +97,8 @@ def band_figure(spec: dict, name: str, series: dict, xlabel: str):
         arrays = []
         for key in keys:
             x, v = series[key]
-            with np.errstate(all="ignore"):
+            with warnings.catch_warnings():  # all-NaN columns (no value at step 0) stay NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
                 finite = np.where(np.isfinite(v), v, np.nan)
                 mean = np.nanmean(finite, axis=0) if np.isfinite(finite).any() else finite[0]
                 lo, hi = np.nanmin(finite, axis=0), np.nanmax(finite, axis=0)
@@ -126,6 +127,6 @@ def draw_figures(out, spec: dict, rows: list, agg: list, metrics: list) -> list:
             if name == "grad_norm" or not series:
                 continue
             xlabel = labels.get(f"{prefix}_label", prefix)
-            paths.append(save(band_figure(spec, name, series, xlabel),
+            paths.append(save(band_figure(spec, list(swept(spec, rows)), name, series, xlabel),
                               out / f"{prefix}_{name}.png"))
     return paths

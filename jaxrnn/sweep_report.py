@@ -38,6 +38,12 @@ def t_interval(values) -> dict:
     return {"n": n, "mean": mean, "std": std, "lo": mean - half, "hi": mean + half}
 
 
+def swept(spec: dict, rows: list) -> dict:
+    """Swept field -> its values as saved in results.csv, in order (case keys, then the grid)."""
+    keys = [k for case in spec.get("cases", []) for k in case] + list(spec["grid"])
+    return {f: list(dict.fromkeys(r[f] for r in rows)) for f in dict.fromkeys(keys)}
+
+
 def aggregate(rows: list, fields: list, metrics: list) -> list:
     """One dict per grid point (first-appearance order): its field values, ``seeds``,
     ``diverged`` (runs with a non-finite first metric) and ``t_interval`` per metric."""
@@ -93,7 +99,7 @@ def command_line(spec_path: str, out) -> str:
 def report_metrics(spec: dict, rows: list) -> list:
     """The main metric, then the bias metrics when the truncation window is swept."""
     metrics = [spec["metric"]]
-    if "bptt_window" in spec["grid"]:
+    if "bptt_window" in swept(spec, rows):
         metrics += ["bias_cos_final", "bias_rel_final"]
     if "grad_ratio_init" in (rows[0] if rows else {}):
         metrics += ["grad_ratio_init", "grad_ratio_final"]
@@ -107,7 +113,7 @@ def write_report(out) -> Path:
     out = Path(out)
     spec = json.loads((out / "spec.json").read_text())
     rows = runs_io.read_csv(out / "results.csv") if (out / "results.csv").exists() else []
-    fields = list(spec["grid"])
+    fields = list(swept(spec, rows))
     metrics = report_metrics(spec, rows)
     agg = aggregate(rows, fields, metrics) if rows else []
     figures = draw_figures(out, spec, rows, agg, metrics) if rows else []
@@ -120,8 +126,9 @@ def write_report(out) -> Path:
     if spec.get("description"):
         lines += [spec["description"], ""]
     lines += [f"Command: `{command_line(sweep['spec_path'], out)}`", "",
-              f"Base overrides: `{json.dumps(spec['base'])}`; grid: "
-              f"`{json.dumps(spec['grid'])}`; seeds: `{spec['seeds']}`.", "",
+              f"Base overrides: `{json.dumps(spec['base'])}`; "
+              + (f"cases: `{json.dumps(spec['cases'])}`; " if spec.get("cases") else "")
+              + f"grid: `{json.dumps(spec['grid'])}`; seeds: `{spec['seeds']}`.", "",
               f"{len(rows)} runs in {len(cells)} program(s); compile {compile_s:.1f} s, "
               f"train {run_s:.1f} s in total on {versions['device_count']} "
               f"{versions['device_kind']} device(s) (jax {versions['jax']}, jaxlib "

@@ -4,13 +4,15 @@ A spec (JSON, or TOML where Python has ``tomllib``)::
 
     {"name": "clip", "task": "sine", "preset": "vlasov",
      "base": {"epochs": 40},                       # overrides applied to every run
+     "cases": [{"cell": "rnn", "activation": "tanh"}, {"cell": "lstm"}],  # optional
      "grid": {"clip": ["none", "value", "global_norm"], "learning_rate": [0.01, 0.1]},
      "seeds": [0, 1, 2, 3, 4],
      "metric": "val_rmse",                         # the main final metric (the task's default)
      "description": "...", "quick": {"base": {"epochs": 5}, "seeds": [0, 1]}}
 
-The runs are every point of the grid (``itertools.product`` in the order the fields are listed)
-times every seed, each a task ``Config`` built by ``jaxrnn.config.override`` from the preset, so
+The runs are every case (a list of override tables, for settings that only go together; default
+one empty case) times every point of the grid (``itertools.product`` in the order the fields are
+listed) times every seed, each a task ``Config`` built by ``jaxrnn.config.override`` from the preset, so
 unknown fields, wrong types and invalid values are refused with the config's own message.
 Unknown spec keys are refused too. ``quick`` (optional) is what ``jaxrnn reproduce`` and
 ``--quick`` apply: base overrides and seeds for a small version of the study.
@@ -29,7 +31,8 @@ from typing import Any, NamedTuple
 from jaxrnn.config import from_preset, override, to_dict
 from jaxrnn.sweep_tasks import SweepTask, get_task, static_fields
 
-KEYS = ("name", "task", "preset", "base", "grid", "seeds", "metric", "description", "quick")
+KEYS = ("name", "task", "preset", "base", "cases", "grid", "seeds", "metric", "description",
+        "quick")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,9 +48,16 @@ class Spec:
     metric: str
     description: str = ""
     quick: dict = dataclasses.field(default_factory=dict)
+    cases: tuple = ()  # of dicts: override tables crossed with the grid
+
+    def fields(self) -> list:
+        """The swept fields: every case key (first-appearance order), then the grid's."""
+        keys = [k for case in self.cases for k in case]
+        return list(dict.fromkeys(keys + list(self.grid)))
 
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
+        d["cases"] = [dict(c) for c in self.cases]
         d["grid"] = {k: list(v) for k, v in self.grid.items()}
         d["seeds"] = list(self.seeds)
         return d
@@ -127,6 +137,23 @@ def _typed_grid(task: SweepTask, base_cfg, grid) -> dict:
     return out
 
 
+def _typed_cases(base_cfg, cases, grid: dict, base: dict) -> tuple:
+    """The cases as typed override dicts (each validated against the base config)."""
+    if not isinstance(cases, (list, tuple)) or not all(isinstance(c, dict) for c in cases):
+        raise TypeError(f"spec 'cases' must be a list of tables (field -> value); got {cases!r}")
+    out = []
+    for case in cases:
+        clash = sorted((set(case) & set(grid)) | (set(case) & set(base)) | ({"seed"} & set(case)))
+        if clash:
+            raise ValueError(f"case {case} sets {clash}, which the grid, base or seeds already "
+                             f"set; keep each field in one place")
+        cfg = override(base_cfg, case)
+        out.append({k.replace("-", "_"): getattr(cfg, k.replace("-", "_")) for k in case})
+    if len(set(json.dumps(c, sort_keys=True) for c in out)) != len(out):
+        raise ValueError("spec 'cases' lists the same case twice")
+    return tuple(out)
+
+
 def spec_from_dict(d: dict) -> Spec:
     """Validates a spec dict (module docstring) and returns the typed ``Spec``.
 
@@ -149,6 +176,7 @@ def spec_from_dict(d: dict) -> Spec:
     both = sorted(set(grid) & {k.replace("-", "_") for k in base})
     if both:
         raise ValueError(f"field(s) {both} are in both 'base' and 'grid'; keep one")
+    cases = _typed_cases(base_cfg, d.get("cases", []), grid, base)
     metric = d.get("metric", task.metrics[0])
     if metric not in task.metrics:
         raise ValueError(f"metric {metric!r} is not a {task.name} metric; expected one of "
@@ -161,7 +189,7 @@ def spec_from_dict(d: dict) -> Spec:
         raise ValueError(f"spec 'name' must be a non-empty string without '/'; got {name!r}")
     base = {k.replace("-", "_"): getattr(base_cfg, k.replace("-", "_")) for k in base}
     return Spec(name, task.name, preset, base, grid, _seeds(d.get("seeds", [0])), metric,
-                str(d.get("description", "")), dict(quick))
+                str(d.get("description", "")), dict(quick), cases)
 
 
 def load_spec(path) -> Spec:
@@ -198,12 +226,15 @@ def expand(spec: Spec) -> list:
     """Every ``Run`` of the spec: grid points (product, in field order) times seeds."""
     task = get_task(spec.task)
     fields = list(spec.grid)
+    case_keys = [k for k in spec.fields() if k not in spec.grid]
     runs = []
-    for values in itertools.product(*(spec.grid[f] for f in fields)):
-        point = dict(zip(fields, values))
-        for seed in spec.seeds:
-            cfg = from_preset(task.presets, spec.preset, {**spec.base, **point, "seed": seed})
-            runs.append(Run(len(runs), point, seed, cfg))
+    for case in spec.cases or ({},):
+        for values in itertools.product(*(spec.grid[f] for f in fields)):
+            cfg = from_preset(task.presets, spec.preset, {**spec.base, **case,
+                                                          **dict(zip(fields, values))})
+            point = {f: getattr(cfg, f) for f in case_keys + fields}
+            for seed in spec.seeds:
+                runs.append(Run(len(runs), point, seed, override(cfg, {"seed": seed})))
     task.check([r.config for r in runs], list(spec.seeds))
     return runs
 
