@@ -27,6 +27,12 @@ def _columns(rows, name):
     return np.array([r[name] for r in rows], dtype=float)
 
 
+def _finite(x, y):
+    """(x, y) where y is finite: evaluations every k epochs leave NaN rows between."""
+    keep = np.isfinite(y)
+    return x[keep], y[keep]
+
+
 def _channels(rows):
     """Channel suffixes present in a predictions-like CSV: [""] or ["_0", "_1", ...]."""
     return [""] if "truth" in rows[0] else sorted(k[5:] for k in rows[0] if k.startswith("truth_"))
@@ -36,17 +42,18 @@ def draw_loss(run: Path, summary: dict):
     rows = runs.read_csv(run / "metrics.csv")
     ep = _columns(rows, "epoch")
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
-    a1.plot(ep, _columns(rows, "train_loss"), label="train")
-    a1.plot(ep, _columns(rows, "val_loss"), label="held out")
+    a1.plot(*_finite(ep, _columns(rows, "train_loss")), label="train")
+    a1.plot(*_finite(ep, _columns(rows, "val_loss")), label="held out")
     a1.set(yscale="log", xlabel="epoch (0 = init)", ylabel="objective",
            title=f"{summary['label']}: training objective")
     model_rmse = np.concatenate([_columns(rows, "train_rmse"), _columns(rows, "val_rmse")])
-    a2.plot(ep, _columns(rows, "train_rmse"), label="model, train", color="tab:cyan", lw=1)
-    a2.plot(ep, _columns(rows, "val_rmse"), label="model, held out", **MODEL_STYLE)
+    a2.plot(*_finite(ep, _columns(rows, "train_rmse")), label="model, train", color="tab:cyan",
+            lw=1)
+    a2.plot(*_finite(ep, _columns(rows, "val_rmse")), label="model, held out", **MODEL_STYLE)
     for name, value in summary["rmse"].items():
         if name in BASELINE_STYLE:
             a2.axhline(value, label=f"{name} (held out): {value:.3g}", **BASELINE_STYLE[name])
-    bottom = 0.3 * np.nanmin(model_rmse[model_rmse > 0])
+    bottom = 0.3 * np.min(model_rmse[np.isfinite(model_rmse) & (model_rmse > 0)])
     a2.set(yscale="log", xlabel="epoch (0 = init)", ylabel="RMSE of the next value",
            title="one-step RMSE vs baselines (axis cut below the model)",
            ylim=(bottom, None))

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrnn import cli, train
+from jaxrnn import cli, runs, train
 from jaxrnn.config import from_preset, override
 from jaxrnn.tasks import sine
 from jaxrnn.tasks.sine_config import PRESETS
@@ -104,7 +104,7 @@ def test_per_sample_sgd_is_one_scan_over_samples_inside_a_scan_over_epochs(key):
     p0 = init_params(cfg, key, 1, 1, jnp.float64)
     opt = sine.make_optimizer(cfg)
     chunk = make_run_chunk(cfg, data, opt)
-    jaxpr = jax.make_jaxpr(chunk)(p0, opt.init(p0), jax.random.split(key, 2)).jaxpr
+    jaxpr = jax.make_jaxpr(chunk)(p0, opt.init(p0), jax.random.split(key, 2), 1).jaxpr
     outer = _scan_lengths(jaxpr)
     assert [length for length, _ in outer] == [2]  # one scan: the chunk's 2 epochs
     assert len(data.split.x_train) in outer[0][1]  # inside it, one step per training sample
@@ -206,10 +206,13 @@ def test_main_writes_a_complete_run_directory_and_redraws(tmp_path):
 
 def test_main_two_channels_gru_minibatch(tmp_path):
     cfg = dataclasses.replace(PRESETS["sincos"], n_points=80, x_stop=16.0, hidden=6, window=6,
-                              scan_unroll=1, batch_size=8, epochs=4, log_every=4,
+                              scan_unroll=1, batch_size=8, epochs=4, log_every=4, eval_every=3,
                               forecast_steps=6, forecast_starts=2)
     out = sine.main(cfg, tmp_path / "sc", quiet=True, figures=False)
     header = (out / "predictions.csv").read_text().splitlines()[0].split(",")
     assert {"truth_0", "truth_1", "model_0", "model_1", "linear_ar_1"} <= set(header)
+    rows = runs.read_csv(out / "metrics.csv")
+    evaluated = [int(r["epoch"]) for r in rows if np.isfinite(r["val_loss"])]
+    assert evaluated == [0, 3, 4] and all(np.isfinite(r["grad_norm"]) for r in rows[1:])
     summary = json.loads((out / "summary.json").read_text())
     assert summary["forecast"]["steps"] == 6 and summary["updates"] == 4 * (summary["n_train"] // 8)

@@ -94,7 +94,7 @@ def fit(cfg: Config, data: SineData, params, key, *, progress: bool = True):
     sizes += [cfg.epochs % cfg.log_every] if cfg.epochs % cfg.log_every else []
     keys = jax.random.split(key, cfg.epochs)
     t0 = time.perf_counter()
-    compiled = {n: chunk.lower(params, opt_state, keys[:n]).compile() for n in set(sizes)}
+    compiled = {n: chunk.lower(params, opt_state, keys[:n], 1).compile() for n in set(sizes)}
     compile_s = time.perf_counter() - t0
     history = [_init_row(cfg, data, params)]
     steps_per_epoch = _steps_per_epoch(cfg, len(data.split.x_train))
@@ -103,12 +103,13 @@ def fit(cfg: Config, data: SineData, params, key, *, progress: bool = True):
         if not progress:
             bar.enabled = False
         for n in sizes:
-            params, opt_state, metrics = compiled[n](params, opt_state, keys[done:done + n])
+            params, opt_state, metrics = compiled[n](params, opt_state, keys[done:done + n],
+                                                     done + 1)
             metrics = jax.device_get(metrics)  # the only host fetch: once per chunk
             for e in range(n):
                 history.append({"epoch": done + e + 1, **_row(metrics, e)})
             done += n
-            bar.update(done, done * steps_per_epoch, val_rmse=history[-1]["val_rmse"])
+            bar.update(done, done * steps_per_epoch, step_loss=history[-1]["step_loss"])
     return params, history, {"compile_s": compile_s, "train_s": time.perf_counter() - t0}
 
 
@@ -117,7 +118,7 @@ def _steps_per_epoch(cfg, n):
 
 
 def _row(metrics, e):
-    keys = ("train_loss", "val_loss", "train_rmse", "val_rmse", "grad_norm")
+    keys = ("train_loss", "val_loss", "train_rmse", "val_rmse", "step_loss", "grad_norm")
     return {k: float(metrics[k][e]) for k in keys}
 
 
@@ -125,7 +126,9 @@ def _init_row(cfg, data, params):
     from jaxrnn.tasks.sine_fit import make_evaluate
 
     m = jax.device_get(jax.jit(make_evaluate(cfg, data))(params))
-    return {"epoch": 0, **{k: float(v) for k, v in m.items()}, "grad_norm": float("nan")}
+    return {"epoch": 0, **{k: float(m[k]) for k in ("train_loss", "val_loss", "train_rmse",
+                                                    "val_rmse")},
+            "step_loss": float("nan"), "grad_norm": float("nan")}
 
 
 def preset_name(cfg: Config) -> str | None:

@@ -69,7 +69,8 @@ class Config:
     seed: int = 0  # jax key of the init (numpy_init_seed = -1) and of the shuffles
     dtype: str = "float32"  # "float64" turns on jax_enable_x64 for the process
     log_every: int = 1  # epochs per jitted chunk: metrics reach the host only between chunks
-    scan_unroll: int = 0  # lax.scan unroll over time; 0: the whole window if T <= 16, else 1
+    eval_every: int = 1  # whole-set train/held-out evaluation every k epochs (and the last)
+    scan_unroll: int = 0  # lax.scan unroll in the train step; 0: all T steps if T <= 16, else 1
     forecast_steps: int = 100  # closed-loop horizon
     forecast_starts: int = 8  # start windows in the held-out part
 
@@ -84,9 +85,9 @@ class Config:
         get_cell(self.cell, self.activation)
         for name in ("input_init", "recurrent_init", "readout_init"):
             get_initializer(getattr(self, name))
-        _check_min(self, hidden=1, window=1, epochs=1, log_every=1, forecast_steps=1,
-                   forecast_starts=1, batch_size=0, bptt_window=0, scan_unroll=0,
-                   numpy_init_seed=-1, n_points=0)
+        _check_min(self, hidden=1, window=1, epochs=1, log_every=1, eval_every=1,
+                   forecast_steps=1, forecast_starts=1, batch_size=0, bptt_window=0,
+                   scan_unroll=0, numpy_init_seed=-1, n_points=0)
         for name in ("learning_rate", "loss_scale", "clip_value"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0; got {getattr(self, name)!r}")
@@ -142,11 +143,11 @@ _VLASOV = dataclasses.replace(
     _VIDHYA, n_points=1000, x_stop=100.0, window=10, train_fraction=0.8, encoding="value",
     activation="tanh", hidden=16, bias=True, input_init="randn001", recurrent_init="randn001",
     readout_init="randn001", numpy_init_seed=-1, loss="all_steps", bptt_window=0,
-    learning_rate=0.005, clip_value=1.0, epochs=2000, log_every=100)
+    learning_rate=0.005, clip_value=1.0, epochs=2000, log_every=100, eval_every=10)
 _ADAM = dataclasses.replace(
     _VLASOV, hidden=32, input_init="glorot", recurrent_init="orthogonal", readout_init="glorot",
     loss="last", optimizer="adam", learning_rate=3e-3, clip="global_norm", clip_value=1.0,
-    batch_size=32, shuffle=True, epochs=300, log_every=25)
+    batch_size=32, shuffle=True, epochs=300, log_every=25, eval_every=5)
 
 PRESETS = {
     "vidhya": _VIDHYA,
