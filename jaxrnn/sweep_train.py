@@ -106,12 +106,16 @@ def _flat(tree):
 
 
 def gradient_bias(g_trunc, g_full) -> dict:
-    """``{"cos": <g_k, g> / (|g_k| |g|), "rel": |g_k - g| / |g|}`` of two gradient pytrees."""
+    """``{"cos": <g_k, g> / (|g_k| |g|), "rel": |g_k - g| / |g|}`` of two gradient pytrees.
+
+    Both are NaN (undefined) when the full gradient g is exactly zero, e.g. a saturated sigmoid.
+    """
     a, b = _flat(g_trunc), _flat(g_full)
-    tiny = jnp.finfo(a.dtype).tiny
     na, nb = jnp.linalg.norm(a), jnp.linalg.norm(b)
-    return {"cos": jnp.dot(a, b) / jnp.maximum(na * nb, tiny),
-            "rel": jnp.linalg.norm(a - b) / jnp.maximum(nb, tiny)}
+    nan = jnp.asarray(jnp.nan, a.dtype)
+    ok = nb > 0
+    return {"cos": jnp.where(ok & (na > 0), jnp.dot(a, b) / jnp.where(ok, na * nb, 1.0), nan),
+            "rel": jnp.where(ok, jnp.linalg.norm(a - b) / jnp.where(ok, nb, 1.0), nan)}
 
 
 def carry_grad_norms(cell, params: dict, xs, loss_of_preds):

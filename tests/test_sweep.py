@@ -117,23 +117,6 @@ def _flat_cell(g):
     return np.concatenate([np.ravel(g[k]) for k in ("W_xh", "W_hh", "b_h")])
 
 
-def test_same_config_and_seed_is_bitwise_identical(tiny_sweep):
-    """A second, independently compiled run of the first program gives identical bits."""
-    out, spec, *_ = tiny_sweep
-    g = group_programs(spec, expand(spec))[0]
-    saved, meta = sweep.load_cell(out, g.pid)
-    import jax
-
-    jax.clear_caches()
-    again, _, _ = sweep.run_program(get_task("sine"), g.runs)
-    for name, value in again.items():
-        assert np.array_equal(value, saved[name], equal_nan=True), name
-    configs = json.loads((out / "configs.json").read_text())
-    assert len({c["config_hash"] for c in configs}) == 32
-    versions = json.loads((out / "sweep.json").read_text())["versions"]
-    assert {"jax", "jaxlib", "optax", "device_kind"} <= set(meta["versions"]) <= set(versions)
-
-
 SHARDED = textwrap.dedent("""
     import json, sys
     import jax
@@ -146,26 +129,36 @@ SHARDED = textwrap.dedent("""
     task = get_task("sine")
     sharded, t4, _ = sweep.run_program(task, g.runs)
     single, t1, _ = sweep.run_program(task, g.runs, devices=jax.devices()[:1])
+    padded, tp = sweep.run_sharded(lambda x: {"y": 2.0 * x}, (np.arange(5.0),))
     np.savez(sys.argv[2], **{"4:" + k: v for k, v in sharded.items()},
              **{"1:" + k: v for k, v in single.items()})
-    print(json.dumps({"devices": [t4["devices"], t1["devices"]], "padded": t4["padded_to"]}))
+    print(json.dumps({"devices": [t4["devices"], t1["devices"], tp["devices"]],
+                      "padded": [t4["padded_to"], tp["padded_to"]],
+                      "padded_y": padded["y"].tolist()}))
 """)
 
 
-def test_sharded_over_four_devices_equals_unsharded(tmp_path):
-    spec = {**SPEC, "grid": {"bptt_window": [2, 0, 3]}, "seeds": [0, 1, 2],
-            "base": {**TINY, "epochs": 2, "learning_rate": 0.2}}
+def test_sharded_equals_unsharded_and_runs_are_bitwise_reproducible(tiny_sweep, tmp_path):
+    """In a subprocess with 4 host devices: the first program sharded 4 ways equals it on one
+    device; and that single-device run, in another process, repeats the sweep's bits."""
+    out, spec, *_ = tiny_sweep
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
            "JAX_PLATFORMS": "cpu", "JAX_ENABLE_X64": "1"}
     path = tmp_path / "out.npz"
-    proc = subprocess.run([sys.executable, "-c", SHARDED, json.dumps(spec), str(path)],
+    proc = subprocess.run([sys.executable, "-c", SHARDED, json.dumps(SPEC), str(path)],
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     info = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert info == {"devices": [4, 1], "padded": 12}  # 9 runs padded to 3 per device
+    assert info == {"devices": [4, 1, 4], "padded": [16, 8], "padded_y": [0, 2, 4, 6, 8]}
+    saved, meta = sweep.load_cell(out, group_programs(spec, expand(spec))[0].pid)
     with np.load(path) as f:
         names = [k[2:] for k in f.files if k.startswith("4:")]
-        assert "final:val_loss" in names
+        assert "final:val_loss" in names and "curve:val_loss" in names
         for name in names:
             np.testing.assert_allclose(f["4:" + name], f["1:" + name], rtol=1e-12, atol=1e-15,
                                        err_msg=name)
+            assert np.array_equal(f["1:" + name], saved[name], equal_nan=True), name
+    configs = json.loads((out / "configs.json").read_text())
+    assert len({c["config_hash"] for c in configs}) == 32
+    versions = json.loads((out / "sweep.json").read_text())["versions"]
+    assert {"jax", "jaxlib", "optax", "device_kind"} <= set(meta["versions"]) <= set(versions)

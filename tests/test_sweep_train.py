@@ -83,6 +83,8 @@ def test_gradient_bias_and_carry_grad_norms():
     g = {"x": jnp.array([3.0, 4.0])}
     b = gradient_bias({"x": jnp.array([3.0, 0.0])}, g)
     assert float(b["cos"]) == pytest.approx(0.6) and float(b["rel"]) == pytest.approx(0.8)
+    zero = gradient_bias(g, {"x": jnp.zeros(2)})
+    assert np.isnan(zero["cos"]) and np.isnan(zero["rel"])
     # ||dL/dh_t|| by numpy BPTT of a tanh RNN with the loss on the last step
     cell, params, xs, ys = _problem("rnn", "tanh")
     loss = model.get_loss("last")
