@@ -102,7 +102,7 @@ def test_per_sample_sgd_is_one_scan_over_samples_inside_a_scan_over_epochs(key):
     cfg = TINY_VLASOV
     data = sine.build_data(cfg)
     p0 = init_params(cfg, key, 1, 1, jnp.float64)
-    opt = sine.make_optimizer(cfg)
+    opt = sine.make_optimizer(cfg, len(data.split.x_train))
     chunk = make_run_chunk(cfg, data, opt)
     jaxpr = jax.make_jaxpr(chunk)(p0, opt.init(p0), jax.random.split(key, 2), 1).jaxpr
     outer = _scan_lengths(jaxpr)
@@ -117,7 +117,7 @@ def test_smoke_one_step_moves_every_leaf_and_steps_lower_the_loss(cell, key):
                               learning_rate=2e-2, dtype="float64")
     data = sine.build_data(cfg)
     p0 = init_params(cfg, key, 1, 1, jnp.float64)
-    opt = sine.make_optimizer(cfg)
+    opt = sine.make_optimizer(cfg, len(data.split.x_train))
     step = jax.jit(train.make_train_step(make_loss_fn(cfg), opt))
     xs, ys = epoch_batches(cfg, key, data.xe_train, jnp.asarray(data.split.y_train))
     batch = (xs[0], ys[0])

@@ -21,6 +21,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from jaxrnn import optim, runs
 from jaxrnn.data import real, sine as sine_data
@@ -76,10 +77,16 @@ def build_data(cfg: Config) -> SineData:
                     jnp.asarray(encode(split.x_test), dtype), encode, season, norm)
 
 
-def make_optimizer(cfg: Config):
-    """The Optax chain of the config (``jaxrnn.optim.make_optimizer``)."""
+def make_optimizer(cfg: Config, n_train: int | None = None):
+    """The Optax chain of the config (``jaxrnn.optim.make_optimizer``); a cosine schedule
+    decays the learning rate to 0 over all ``epochs * steps_per_epoch(n_train)`` updates."""
     clip = {} if cfg.clip == "none" else {"clip_value": cfg.clip_value}
-    return optim.make_optimizer(cfg.optimizer, cfg.learning_rate, clip=cfg.clip, **clip)
+    lr = cfg.learning_rate
+    if cfg.lr_schedule == "cosine":
+        if n_train is None:
+            raise ValueError("lr_schedule='cosine' needs n_train to count the updates")
+        lr = optax.cosine_decay_schedule(lr, cfg.epochs * _steps_per_epoch(cfg, n_train))
+    return optim.make_optimizer(cfg.optimizer, lr, clip=cfg.clip, **clip)
 
 
 def fit(cfg: Config, data: SineData, params, key, *, progress: bool = True):
@@ -87,7 +94,7 @@ def fit(cfg: Config, data: SineData, params, key, *, progress: bool = True):
 
     Returns: ``(params, history rows, {"compile_s", "train_s"})``; history row 0 is the init.
     """
-    optimizer = make_optimizer(cfg)
+    optimizer = make_optimizer(cfg, len(data.split.x_train))
     opt_state = optimizer.init(params)
     chunk = make_run_chunk(cfg, data, optimizer)
     sizes = [cfg.log_every] * (cfg.epochs // cfg.log_every)

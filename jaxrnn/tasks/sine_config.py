@@ -13,7 +13,8 @@ Presets (the first is the default; every field can be overridden as ``--field=va
                       every step, 2000 epochs
 ``vlasov-normclip``   the text's norm clipping ``G -> G / ||G||`` when ``||G|| > 1``
 ``vlasov-last``       loss ½ (ŷ_T - y)² on the last step only
-``adam-rnn|lstm|gru`` the vlasov data, minibatch-32 Adam, glorot/orthogonal init, last-step MSE
+``adam-rnn|lstm|gru`` the vlasov data, minibatch-32 Adam (cosine-decayed), glorot/orthogonal
+                      init, last-step MSE
 ``noisy``             sine + N(0, 0.1²) noise, GRU, Adam
 ``two-freq``          sin(x) + 0.5 sin(√2 x), LSTM, Adam
 ``am-fm``             amplitude- and frequency-modulated sine, one point per radian, LSTM, Adam
@@ -35,6 +36,7 @@ SERIES = SYNTHETIC + tuple(REAL)
 SINE_LOSSES = ("last", "last_half_sum", "all_steps")
 ENCODINGS = ("position", "value")
 DTYPES = ("float32", "float64")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +63,7 @@ class Config:
     bptt_window: int = 5  # truncated BPTT window anchored at the last step; 0 = full BPTT
     optimizer: str = "sgd"
     learning_rate: float = 1e-4
+    lr_schedule: str = "constant"  # "constant" or "cosine" (decay to 0 over all updates)
     clip: str = "value"  # "none", "value" (element-wise) or "global_norm"
     clip_value: float = 10.0
     batch_size: int = 1  # 1: per-sample SGD (one lax.scan over samples); 0: full batch
@@ -82,6 +85,7 @@ class Config:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("clip", self.clip, CLIPS)
         _check_choice("dtype", self.dtype, DTYPES)
+        _check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
         get_cell(self.cell, self.activation)
         for name in ("input_init", "recurrent_init", "readout_init"):
             get_initializer(getattr(self, name))
@@ -146,7 +150,8 @@ _VLASOV = dataclasses.replace(
     learning_rate=0.005, clip_value=1.0, epochs=2000, log_every=100, eval_every=10)
 _ADAM = dataclasses.replace(
     _VLASOV, hidden=32, input_init="glorot", recurrent_init="orthogonal", readout_init="glorot",
-    loss="last", optimizer="adam", learning_rate=3e-3, clip="global_norm", clip_value=1.0,
+    loss="last", optimizer="adam", learning_rate=3e-3, lr_schedule="cosine", clip="global_norm",
+    clip_value=1.0,
     batch_size=32, shuffle=True, epochs=300, log_every=25, eval_every=5)
 
 PRESETS = {
