@@ -11,7 +11,7 @@ init-only: the initialisers and ``forget_bias``.
 Outputs every ``log_every`` steps: ``train_mse`` (mean over the interval's batches) and
 ``val_mse``; finals ``val_mse``, ``val_ratio`` (val_mse / (1/6), the predict-the-mean baseline:
 < 1 means the task is solved in part), the gradient bias of truncation, and
-``grad_ratio_{init,final}`` = log10(||∂L/∂h_1|| / ||∂L/∂h_T||) (very negative: vanished), with the
+``grad_ratio_{init,final}`` = log10(||∂L/∂c_1|| / ||∂L/∂c_T||) (very negative: vanished), with the
 whole profile ``||∂L/∂c_t||`` over t on the held-out batch.
 """
 from __future__ import annotations
@@ -82,6 +82,13 @@ class Config:
 PRESETS = {"adding": Config(), "adding-short": Config(T=20, steps=1000)}
 
 
+def grad_ratio(profile):
+    """``log10(||∂L/∂c_1|| / ||∂L/∂c_T||)``; a norm that underflowed to 0 counts as the smallest
+    normal number of the dtype, so about -38 (float32) reads "vanished below the dtype's range"."""
+    tiny = jnp.finfo(profile.dtype).tiny
+    return jnp.log10(jnp.maximum(profile[0], tiny) / jnp.maximum(profile[-1], tiny))
+
+
 def _init(cfg: Config, seeds: list) -> dict:
     """Params (S, ...) of the seeds, from each seed's ``k_init``."""
     kwargs = {"input_init": cfg.input_init, "recurrent_init": cfg.recurrent_init}
@@ -150,8 +157,8 @@ def make_program(cfg: Config) -> Program:
                 "final:val_ratio": val_mse[-1] / ADDING_BASELINE_MSE,
                 "final:bias_cos_init": bias0["cos"], "final:bias_rel_init": bias0["rel"],
                 "final:bias_cos_final": bias1["cos"], "final:bias_rel_final": bias1["rel"],
-                "final:grad_ratio_init": jnp.log10(prof0[0] / prof0[-1]),
-                "final:grad_ratio_final": jnp.log10(prof1[0] / prof1[-1]),
+                "final:grad_ratio_init": grad_ratio(prof0),
+                "final:grad_ratio_final": grad_ratio(prof1),
                 "profile:grad_h_init": prof0, "profile:grad_h_final": prof1}
 
     def hparams(c: Config) -> dict:

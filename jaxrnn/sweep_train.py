@@ -148,5 +148,13 @@ def carry_grad_norms(cell, params: dict, xs, loss_of_preds):
     T = xs.shape[0]
     zeros = jax.tree_util.tree_map(lambda c: jnp.zeros((T,) + c.shape, c.dtype), carry0)
     grads = jax.grad(total)(zeros)
-    sq = sum(jnp.sum(g.reshape(T, -1) ** 2, axis=1) for g in jax.tree_util.tree_leaves(grads))
-    return jnp.sqrt(sq)
+    return row_norms(jnp.concatenate([x.reshape(T, -1) for x in
+                                      jax.tree_util.tree_leaves(grads)], axis=1))
+
+
+def row_norms(g):
+    """(T,) Euclidean norms of the rows of g (T, N), scaled by each row's largest entry first,
+    so that a vanished gradient of 1e-25 in float32 is not squared into 0."""
+    scale = jnp.max(jnp.abs(g), axis=1, keepdims=True)  # (T, 1)
+    safe = jnp.where(scale > 0, scale, jnp.ones_like(scale))
+    return scale[:, 0] * jnp.sqrt(jnp.sum((g / safe) ** 2, axis=1))
