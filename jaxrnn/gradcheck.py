@@ -69,7 +69,7 @@ def _draw(rng, shape):
 
 
 def make_problem(cell="rnn", activation="tanh", loss="all_steps", *, window=None,
-                 anchor="start", hidden=4, steps=8, batch=2, inputs=3, outputs=2,
+                 anchor="start", hidden=4, steps=8, batch=3, inputs=3, outputs=2,
                  dtype="float64", seed=0, bias=True, random_carry=False) -> Problem:
     """A small random problem with the params' structure of ``init_model``: weights (out, in)
     ~ N(0, 1/in), biases ~ N(0, 0.3²) (non-zero, so their gradients matter), float inputs
@@ -219,7 +219,7 @@ class GradcheckReport:
 
 
 def gradcheck(cell="rnn", activation="tanh", loss="all_steps", *, window=None, anchor="start",
-              hidden=4, steps=8, batch=2, inputs=3, outputs=2, dtype="float64", seed=0,
+              hidden=4, steps=8, batch=3, inputs=3, outputs=2, dtype="float64", seed=0,
               bias=True, random_carry=False, methods=None, manual=None,
               corrupt=0.0) -> GradcheckReport:
     """Cross-validates the gradient of one random problem (``make_problem``'s arguments) by every

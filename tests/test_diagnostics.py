@@ -42,7 +42,7 @@ def dl_dh_by_perturbation(p, window, anchor):
     ("rnn", "last", None, "start"), ("lstm", "all_steps", 2, "end"),
     ("gru", "xent_sum", 3, "start")])
 def test_hidden_gradients_equal_autodiff(cell, loss, window, anchor):
-    p = make_problem(cell, "tanh", loss, steps=6, batch=2, hidden=3, random_carry=True)
+    p = make_problem(cell, "tanh", loss, steps=6, batch=3, hidden=3, random_carry=True)
     want = dl_dh_by_perturbation(p, window, anchor)
     got = manual_bptt(*p[:6], window=window, anchor=anchor).dhs
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())
@@ -63,7 +63,7 @@ def test_rnn_step_jacobian_is_diag_slope_times_w_hh():
 
 
 def test_lstm_cell_state_block_is_the_forget_gate():
-    p = make_problem("lstm", "tanh", "last", steps=6, batch=2, hidden=3, random_carry=True)
+    p = make_problem("lstm", "tanh", "last", steps=6, batch=3, hidden=3, random_carry=True)
     cp = {k: np.asarray(v) for k, v in p.params["cell"].items()}
     J = np.asarray(step_jacobians(p.cell, p.params, p.xs, p.carry0))
     assert J.shape == (6, 6, 6)
@@ -74,7 +74,7 @@ def test_lstm_cell_state_block_is_the_forget_gate():
 
 
 def test_truncation_bias_against_autodiff():
-    p = make_problem("gru", "tanh", "last", steps=6, batch=2, hidden=3, random_carry=True)
+    p = make_problem("gru", "tanh", "last", steps=6, batch=3, hidden=3, random_carry=True)
     out = truncation_bias(*p[:6], windows=[2, 6, 7], anchor="end")
 
     @jax.jit

@@ -57,7 +57,7 @@ def test_methods_agree_on_random_problems(cell, activation, data):
     window, anchor = data.draw(st.sampled_from(WINDOW_MODES), "window")
     T = data.draw(st.integers(1, 5), "T")
     check_all_methods(cell, activation, data.draw(st.sampled_from(list(LOSSES)), "loss"),
-                      window, anchor, steps=T, batch=data.draw(st.sampled_from([0, 2]), "B"),
+                      window, anchor, steps=T, batch=data.draw(st.sampled_from([0, 3]), "B"),
                       hidden=data.draw(st.integers(1, 3), "H"),
                       bias=data.draw(st.booleans(), "bias"),
                       random_carry=data.draw(st.booleans(), "carry"),
@@ -70,7 +70,7 @@ def test_methods_agree_on_random_problems(cell, activation, data):
 @pytest.mark.parametrize("loss", list(LOSSES))
 @pytest.mark.parametrize("cell,activation", VARIANTS)
 def test_methods_agree_full_grid(cell, activation, loss, window, anchor):
-    check_all_methods(cell, activation, loss, window, anchor, steps=5, batch=2, hidden=3,
+    check_all_methods(cell, activation, loss, window, anchor, steps=5, batch=3, hidden=3,
                       random_carry=True)
 
 
@@ -136,3 +136,11 @@ def test_cli_json_and_bad_input(capsys):
     assert cli.main(["gradcheck", "--methods", "magic"]) == 2
     assert "unknown method 'magic'" in capsys.readouterr().err
     assert cli.main(["gradcheck", "--cell", "lstm", "--activation", "relu"]) == 2
+
+
+def test_cli_plot_writes_the_figure(tmp_path, capsys):
+    assert cli.main(["gradcheck", "--methods", "autodiff_scan", "--plot", str(tmp_path)]) == 0
+    assert "diagnostics figure:" in capsys.readouterr().out
+    assert (tmp_path / "gradient_flow.png").stat().st_size > 10_000
+    assert json.loads((tmp_path / "gradient_flow.json").read_text())["settings"]["loss"] == \
+        "all_steps"

@@ -49,7 +49,7 @@ def check(problem, activation, window, anchor):
 @pytest.mark.parametrize("loss", list(LOSSES))
 @pytest.mark.parametrize("cell,activation", VARIANTS)
 def test_every_cell_loss_and_window_matches_reference(cell, activation, loss):
-    problem = make_problem(cell, activation, loss, steps=6, batch=2, hidden=3, random_carry=True,
+    problem = make_problem(cell, activation, loss, steps=6, batch=3, hidden=3, random_carry=True,
                            seed=len(loss))
     full = check(problem, activation, None, "start")
     for window, anchor in WINDOWS[1:]:
@@ -75,20 +75,20 @@ def test_random_shapes_match_reference(cell, activation, data):
 
 
 def test_loss_and_carry_equal_the_model():
-    p = make_problem("lstm", "tanh", "xent_mean", steps=6, batch=2, hidden=3,
+    p = make_problem("lstm", "tanh", "xent_mean", steps=6, batch=3, hidden=3,
                      random_carry=True)
     got = manual_bptt(*p[:6], window=2, anchor="end")
     value, carry = jax.jit(sequence_loss, static_argnums=(0, 4))(*p[:6])
     np.testing.assert_allclose(got.loss, value, rtol=1e-13)
     chex.assert_trees_all_close(got.carry, carry, rtol=1e-13)
-    assert isinstance(got.carry, LSTMCarry) and got.dhs.shape == (6, 2, 3)
+    assert isinstance(got.carry, LSTMCarry) and got.dhs.shape == (6, 3, 3)
 
 
 def test_streamed_windows_sum_to_the_truncated_gradient():
     """Chunks of k steps, each from the previous chunk's (constant) final carry, with a loss
     summed over steps: the summed chunk gradients equal one pass with window=k anchored at
     the start."""
-    p = make_problem("gru", "tanh", "xent_sum", steps=6, batch=2, hidden=3, random_carry=True)
+    p = make_problem("gru", "tanh", "xent_sum", steps=6, batch=3, hidden=3, random_carry=True)
     cell, params, xs, labels, loss, carry = p[:6]
     total = jax.tree_util.tree_map(jnp.zeros_like, params)
     for s in range(0, 6, 3):
@@ -100,7 +100,7 @@ def test_streamed_windows_sum_to_the_truncated_gradient():
 
 
 def test_int_inputs_equal_one_hot_float_inputs():
-    p = make_problem("rnn", "tanh", "xent_sum", steps=6, batch=2, hidden=3)
+    p = make_problem("rnn", "tanh", "xent_sum", steps=6, batch=3, hidden=3)
     onehot = jax.nn.one_hot(p.xs, 3, dtype=jnp.float64)
     a = manual_bptt(p.cell, p.params, p.xs, p.targets, p.loss, window=2).grads
     b = manual_bptt(p.cell, p.params, onehot, p.targets, p.loss, window=2).grads
@@ -127,7 +127,7 @@ def test_jits_and_float32_follows_params():
     (dict(window=2, anchor="middle"), "anchor must be one of"),
 ])
 def test_bad_input_raises_clear_errors(kwargs, match):
-    p = make_problem("rnn", "tanh", "last", steps=6, batch=2, hidden=3)
+    p = make_problem("rnn", "tanh", "last", steps=6, batch=3, hidden=3)
     args = dict(xs=p.xs, targets=p.targets, loss="last", carry0=None, window=None,
                 anchor="start")
     args.update(kwargs)
