@@ -18,14 +18,16 @@ STUDIES = ("truncation-sine", "truncation-sine-adam", "truncation-char", "clippi
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 
 
-def study_path(name: str, root=EXPERIMENTS) -> Path:
-    """The spec file of study ``name`` under ``root`` (.json, else .toml)."""
-    for suffix in (".json", ".toml"):
-        path = Path(root) / f"{name}{suffix}"
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"no spec for study {name!r} in {root} (expected {name}.json or "
-                            f"{name}.toml; run from a jaxrnn checkout)")
+def study_path(name: str, root=None) -> Path:
+    """The spec file of study ``name`` (.json, else .toml) under ``root``, else under the
+    checkout's ``experiments/`` or ``./experiments``."""
+    roots = [Path(root)] if root else [EXPERIMENTS, Path.cwd() / "experiments"]
+    for folder in roots:
+        for suffix in (".json", ".toml"):
+            if (folder / f"{name}{suffix}").is_file():
+                return folder / f"{name}{suffix}"
+    raise FileNotFoundError(f"no spec for study {name!r} in {', '.join(map(str, roots))} "
+                            f"(expected {name}.json or {name}.toml; run from a jaxrnn checkout)")
 
 
 def offline_text(spec: Spec) -> Spec:
@@ -70,8 +72,8 @@ def reproduce_section(out_dir, quick: bool = True) -> str:
         spec, out, wall = run_study(name, out_dir, quick)
         flag = " --quick" if quick else ""
         lines += [f"### {name}", "", spec.description, "",
-                  f"Command: `jaxrnn sweep {study_path(name).relative_to(EXPERIMENTS.parent)}"
-                  f"{flag} --out {out}`; {wall:.0f} s here.", "",
+                  f"Command: `jaxrnn sweep experiments/{study_path(name).name}{flag} --out "
+                  f"{out}`; {wall:.0f} s here.", "",
                   _table(out / "summary.md", spec.metric), "",
                   f"![{name}]({out.relative_to(out_dir)}/final_{spec.metric}.png)", ""]
     return "\n".join(lines)
