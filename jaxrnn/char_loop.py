@@ -74,7 +74,9 @@ def ckpt_path(out: Path, which: str) -> Path:
 
 
 def _meta(run: Run, state, log: dict) -> dict:
-    return {"step": int(state.step), "config": to_dict(run.cfg),
+    step, k = int(state.step), run.sched.steps_per_epoch
+    return {"step": step, "data_position": {"epoch": step // k, "window": step % k},
+            "config": to_dict(run.cfg),
             "config_hash": config_hash(run.cfg), "vocab": run.data.vocab.chars,
             "text_sha256": run.data.sha256, **log}
 
@@ -247,6 +249,8 @@ def finish(run: Run, state, log: dict, reason: str) -> dict:
         "sample": _sample(run, state.params, int(state.step), cfg.sample_length)}
     runs.write_json(run.out / "summary.json", summary)
     if hist:
-        plotting.save(plots_char.loss_curves(hist, title=f"char: {run.out.name}"),
+        title = (f"{run.out.name}: {cfg.layers}x{cfg.cell.upper()} {cfg.hidden}, "
+                 f"T={cfg.window}, B={cfg.batch}, {cfg.optimizer} {cfg.learning_rate:g}")
+        plotting.save(plots_char.loss_curves(hist, title=title, smooth_decay=cfg.smooth_decay),
                       run.out / "loss.png")
     return summary

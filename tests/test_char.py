@@ -212,3 +212,17 @@ def test_bad_config_is_refused():
         tiny(eval_every=6)
     with pytest.raises(ValueError, match="stop-at"):
         char.main(tiny(text="unused"), "/nonexistent", stop_at=3)
+
+
+def test_reproduce_section_runs_offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("JAXRNN_OFFLINE", "1")  # the stdlib corpus needs no network
+    small = char.override(char.PRESETS["min-char"], {"hidden": 8, "max_chars": 2500,
+                                                     "sample_length": 20})
+    monkeypatch.setitem(char.PRESETS, "min-char", small)  # the same code path, 10x less work
+    text = char.reproduce_section(tmp_path, quick=True)
+    summary = json.loads((tmp_path / "char-min-char-stdlib-5ep" / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs"] == 5
+    assert f"| {summary['smooth_loss']:.3f} | {summary['val_loss']:.3f} |" in text
+    assert summary["val_loss"] < np.log(summary["vocab_size"])  # learned something
+    again = char.reproduce_section(tmp_path, quick=True)  # rerun: resumes the finished run
+    assert again.split("|")[:4] == text.split("|")[:4]  # same losses (timings may differ)
