@@ -86,7 +86,7 @@ def grad_ratio(profile):
     """``log10(||∂L/∂c_1|| / ||∂L/∂c_T||)``; a norm that underflowed to 0 counts as the smallest
     normal number of the dtype, so about -38 (float32) reads "vanished below the dtype's range"."""
     tiny = jnp.finfo(profile.dtype).tiny
-    return jnp.log10(jnp.maximum(profile[0], tiny) / jnp.maximum(profile[-1], tiny))
+    return jnp.log10(jnp.maximum(profile[0], tiny)) - jnp.log10(jnp.maximum(profile[-1], tiny))
 
 
 def _init(cfg: Config, seeds: list) -> dict:
