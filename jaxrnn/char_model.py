@@ -72,9 +72,9 @@ def init_params(key, spec: ModelSpec) -> dict:
             k_embed, (spec.vocab_size, spec.embed), dtype)
     D = spec.embed or spec.vocab_size
     layers = []
-    for l, k in enumerate(k_layers):
-        p = cell.init(k, D if l == 0 else spec.hidden, spec.hidden, dtype=dtype, **kwargs)
-        layers.append(_reinit_biases(jax.random.fold_in(k_bias, l), p, spec))
+    for layer, k in enumerate(k_layers):
+        p = cell.init(k, D if layer == 0 else spec.hidden, spec.hidden, dtype=dtype, **kwargs)
+        layers.append(_reinit_biases(jax.random.fold_in(k_bias, layer), p, spec))
     params["layers"] = layers
     out = init_readout(k_out, spec.hidden, spec.vocab_size, init=spec.readout_init, dtype=dtype)
     params["readout"] = _reinit_biases(jax.random.fold_in(k_bias, spec.layers), out, spec)

@@ -1,4 +1,4 @@
-"""Figures of character-model runs, drawn from ``metrics.csv`` rows (redrawable without training)."""
+"""Figures of character-model runs, drawn from metrics.csv rows (redrawable without training)."""
 from __future__ import annotations
 
 import math

@@ -95,11 +95,11 @@ def stack_logits(params, ids, cell, V):
     out = []
     for c_id in ids:
         x = params["embed"][c_id] if "embed" in params else np.eye(V)[c_id]
-        for l, p in enumerate(layers):
+        for i, p in enumerate(layers):
             if cell == "lstm":
-                hs[l], cs[l] = lstm_step(p, hs[l], cs[l], x)
+                hs[i], cs[i] = lstm_step(p, hs[i], cs[i], x)
             else:
-                hs[l] = gru_step(p, hs[l], x)
-            x = hs[l]
+                hs[i] = gru_step(p, hs[i], x)
+            x = hs[i]
         out.append(params["readout"]["W_hy"] @ x + params["readout"]["b_y"])
     return np.array(out)

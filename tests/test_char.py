@@ -112,13 +112,15 @@ def test_stacked_model_logits_match_numpy(cell, embed):
 
 
 def test_dropout_only_in_training():
-    spec = ModelSpec("gru", 7, 6, layers=2, dropout=0.5, dtype="float64")
+    spec = ModelSpec("rnn", 7, 6, layers=2, dropout=0.5, input_init="uniform(0.5)",
+                     recurrent_init="uniform(0.5)", dtype="float64")
     params = init_params(jax.random.PRNGKey(2), spec)
     ids = jnp.arange(5)
-    a, _ = apply(spec, params, ids, [None, None], key=jax.random.PRNGKey(0), train=True)
-    b, _ = apply(spec, params, ids, [None, None], key=jax.random.PRNGKey(1), train=True)
-    c, _ = apply(spec, params, ids, [None, None])
-    d, _ = apply(spec, params, ids, [None, None], key=jax.random.PRNGKey(0))
+    run = jax.jit(apply, static_argnums=0, static_argnames="train")
+    a, _ = run(spec, params, ids, [None, None], key=jax.random.PRNGKey(0), train=True)
+    b, _ = run(spec, params, ids, [None, None], key=jax.random.PRNGKey(1), train=True)
+    c, _ = run(spec, params, ids, [None, None])
+    d, _ = run(spec, params, ids, [None, None], key=jax.random.PRNGKey(0))
     assert not np.allclose(a, b) and not np.allclose(a, c)
     np.testing.assert_array_equal(c, d)
 
@@ -203,13 +205,15 @@ def test_bad_text_is_refused(tmp_path, content, match):
     assert not (tmp_path / "run").exists()
 
 
-def test_bad_config_is_refused():
+def test_bad_config_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown corpus 'shakespeare'"):
         tiny(corpus="shakespeare")
     with pytest.raises(ValueError, match="carry_state=false"):
         tiny(batching="random")
     with pytest.raises(ValueError, match="multiple of log_every"):
         tiny(eval_every=6)
+    with pytest.raises(ValueError, match=r"sample_prime 'Q\?' contains 1 character\(s\) outside"):
+        char.main(tiny(write_text(tmp_path), sample_prime="Q?"), tmp_path / "run", quiet=True)
     with pytest.raises(ValueError, match="stop-at"):
         char.main(tiny(text="unused"), "/nonexistent", stop_at=3)
 

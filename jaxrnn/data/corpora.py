@@ -101,7 +101,8 @@ def download(remote: RemoteFile, dest: Path, *, timeout: float = 30.0) -> Path:
                 out.write(block)
                 n += len(block)
         if n != remote.size or h.hexdigest() != remote.sha256:
-            got = f"{n} bytes" if n != remote.size else f"sha256 {h.hexdigest()}"
+            got = (f"sha256 {h.hexdigest()}" if n == remote.size else
+                   f"{n} bytes" if n < remote.size else "more bytes")
             raise ValueError(
                 f"download from {remote.url} is corrupt: expected {remote.size} bytes with "
                 f"sha256 {remote.sha256}, got {got}; nothing was cached, try again")

@@ -99,7 +99,7 @@ def text_sha256(text: str) -> str:
 
 
 def split_ids(ids: np.ndarray, val_fraction: float, test_fraction: float = 0.0):
-    """Contiguous ``(train, val, test)`` splits: the first ``1 - v - t`` of the text, then v, then t.
+    """Contiguous ``(train, val, test)`` splits: the first ``1 - v - t`` of the text, then v, t.
 
     Sizes are ``n_val = round(N v)``, ``n_test = round(N t)``, ``n_train = N - n_val - n_test``.
     """

@@ -155,6 +155,8 @@ def load_data(cfg: Config) -> CharData:
     elif len(train) < cfg.window + 1:
         windows_per_stream(len(train), 1, cfg.window)  # raises the "shorter than" error
     eval_windows(val, cfg.batch, cfg.window)  # raises if the validation text is too short
+    if cfg.sample_prime:
+        vocab.encode(cfg.sample_prime, what=f"sample_prime {cfg.sample_prime!r}")
     return CharData(vocab, train, val, test, text_sha256(text),
                     {**source, "chars": len(text), "vocab_size": vocab.size,
                      "train_chars": len(train), "val_chars": len(val), "test_chars": len(test)})
