@@ -16,7 +16,8 @@ import numpy as np
 from jaxrnn import plotting, runs
 from jaxrnn.plotting import plt
 
-BASELINE_STYLE = {"zero": dict(color="0.6", ls=":"), "last_value": dict(color="tab:orange", ls="--"),
+BASELINE_STYLE = {"zero": dict(color="0.6", ls=":"),
+                  "last_value": dict(color="tab:orange", ls="--"),
                   "linear_ar": dict(color="tab:green", ls="-."),
                   "seasonal_naive": dict(color="tab:purple", ls="--")}
 MODEL_STYLE = dict(color="tab:blue", lw=1.8)
