@@ -47,11 +47,16 @@ def init_model(key, cell: str, D: int, H: int, O: int, *, activation="tanh", cel
     import jax.numpy as jnp
 
     dtype = dtype or jnp.float32
-    k_cell, k_out = jax.random.split(key)
     c = get_cell(cell, activation)
-    return {"cell": c.init(k_cell, D, H, dtype=dtype, **(cell_kwargs or {})),
-            "readout": init_readout(k_out, H, O, init=readout_init, bias=readout_bias,
-                                    dtype=dtype)}
+
+    def init(key):
+        k_cell, k_out = jax.random.split(key)
+        return {"cell": c.init(k_cell, D, H, dtype=dtype, **(cell_kwargs or {})),
+                "readout": init_readout(k_out, H, O, init=readout_init, bias=readout_bias,
+                                        dtype=dtype)}
+
+    # One compiled program instead of one eager kernel per initialiser call.
+    return jax.jit(init)(key)
 
 
 def forward(cell, params: dict, xs, carry0=None, **unroll_kwargs):
