@@ -216,3 +216,25 @@ def test_main_two_channels_gru_minibatch(tmp_path):
     assert evaluated == [0, 3, 4] and all(np.isfinite(r["grad_norm"]) for r in rows[1:])
     summary = json.loads((out / "summary.json").read_text())
     assert summary["forecast"]["steps"] == 6 and summary["updates"] == 4 * (summary["n_train"] // 8)
+
+
+def test_reproduce_writes_a_report_and_reuses_finished_runs(tmp_path, monkeypatch):
+    import argparse
+
+    from jaxrnn import reproduce
+    from jaxrnn.tasks import sine_report
+
+    monkeypatch.setattr(sine_report, "PRESETS", {"vidhya": TINY_VIDHYA})
+    monkeypatch.setattr(sine_report, "RUNS", ("vidhya",))
+    monkeypatch.setattr(sine_report, "QUICK_EPOCHS", {"vidhya": 2})
+    args = argparse.Namespace(out=str(tmp_path / "rep"), full=False, only=None)
+    assert reproduce.run(args) == 0
+    report = (tmp_path / "rep" / "report.md").read_text()
+    assert "| published epoch |" in report and "sine/vidhya/loss.png" in report
+    assert (tmp_path / "rep" / "sine" / "vidhya" / "loss.png").exists()
+    summary = tmp_path / "rep" / "sine" / "vidhya" / "summary.json"
+    stamp = summary.stat().st_mtime_ns
+    assert reproduce.run(args) == 0  # the finished run is reused, not retrained
+    assert summary.stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match="unknown section"):
+        reproduce.run(argparse.Namespace(out=str(tmp_path / "x"), full=False, only=["chars"]))
