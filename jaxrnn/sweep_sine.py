@@ -8,12 +8,15 @@ task's loss; 0 = full BPTT). ``input_init``, ``recurrent_init``, ``readout_init`
 ``jaxrnn sine --seed s``: ``k_init, k_train = split(PRNGKey(s))``, one key per epoch from
 ``split(k_train, epochs)``.
 
-Outputs: per epoch (and at init, epoch 0) ``train_loss``, ``val_loss``, ``train_rmse``,
-``val_rmse``, ``grad_norm``; finals of those at the last epoch; the truncated-vs-full gradient
+Outputs: every ``gcd(epochs, log_every)`` epochs (and at init, epoch 0) ``train_loss``,
+``val_loss``, ``train_rmse``, ``val_rmse`` (on the whole sets, after that epoch) and
+``grad_norm`` (mean over the steps since the last point); finals of those at the last epoch; the truncated-vs-full gradient
 bias (cell params, on the whole training set) at init and at the end; ``||∂L/∂c_t||`` over t
 (training set, full BPTT) at init and at the end.
 """
 from __future__ import annotations
+
+import math
 
 import jax
 import jax.numpy as jnp
@@ -45,8 +48,11 @@ def _init(cfg: Config, seeds: list, D: int, O: int) -> dict:
     return jax.tree_util.tree_map(np.asarray, params)
 
 
-def make_program(cfg: Config) -> Program:
-    """The vmappable program of ``cfg``'s static fields (module docstring)."""
+def make_program(cfg: Config, diagnostics: bool = True) -> Program:
+    """The vmappable program of ``cfg``'s static fields (module docstring).
+
+    ``diagnostics=False`` leaves out the gradient bias and profiles (NaN), e.g. to time training.
+    """
     if cfg.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
     data = build_data(cfg)
@@ -57,6 +63,7 @@ def make_program(cfg: Config) -> Program:
     evaluate = make_evaluate(cfg, data)
     n_unroll = scan_unroll(cfg)
     full_batch = (jnp.swapaxes(X, 0, 1), Y)  # (T, N, D), (N, O)
+    every_ = math.gcd(cfg.epochs, cfg.log_every)  # epochs between evaluations
 
     def loss_fn(window):
         def fn(params, batch):
@@ -66,7 +73,10 @@ def make_program(cfg: Config) -> Program:
             return cfg.loss_scale * loss(readout_all(params["readout"], hs), y), {}
         return fn
 
-    def diagnostics(params, window):
+    def diagnose(params, window):
+        if not diagnostics:
+            nan = jnp.full((), jnp.nan, dtype)
+            return {"cos": nan, "rel": nan}, jnp.full((cfg.window,), jnp.nan, dtype)
         g_k = jax.grad(lambda p: loss_fn(window)(p, full_batch)[0])(params)
         g = jax.grad(lambda p: loss_fn(0)(p, full_batch)[0])(params)
         bias = gradient_bias(g_k["cell"], g["cell"])
@@ -83,12 +93,17 @@ def make_program(cfg: Config) -> Program:
         def epoch(state, k):
             p, s = state
             p, s, m = train.scan_steps(step, p, s, epoch_batches(cfg, k, X, Y))
-            return (p, s), {"grad_norm": jnp.mean(m["grad_norm"]), **evaluate(p)}
+            return (p, s), jnp.mean(m["grad_norm"])
 
-        bias0, prof0 = diagnostics(params, hp["bptt_window"])
+        def chunk(state, ks):  # every_ epochs, then one evaluation
+            state, g = lax.scan(epoch, state, ks)
+            return state, {"grad_norm": jnp.mean(g), **evaluate(state[0])}
+
+        bias0, prof0 = diagnose(params, hp["bptt_window"])
         first = {"grad_norm": jnp.asarray(jnp.nan, dtype), **evaluate(params)}
-        (params, _), curves = lax.scan(epoch, (params, opt.init(params)), keys)
-        bias1, prof1 = diagnostics(params, hp["bptt_window"])
+        (params, _), curves = lax.scan(chunk, (params, opt.init(params)),
+                                       keys.reshape((-1, every_) + keys.shape[1:]))
+        bias1, prof1 = diagnose(params, hp["bptt_window"])
         out = {f"curve:{k}": jnp.concatenate([first[k][None], curves[k]]) for k in CURVES}
         out.update({f"final:{k}": curves[k][-1] for k in CURVES})
         out.update({"final:bias_cos_init": bias0["cos"], "final:bias_rel_init": bias0["rel"],
@@ -101,7 +116,7 @@ def make_program(cfg: Config) -> Program:
                 "clip_value": np.asarray(c.clip_value, dtype),
                 "bptt_window": np.asarray(c.bptt_window, np.int32)}
 
-    axes = {"curve": np.arange(cfg.epochs + 1), "curve_label": "epoch",
+    axes = {"curve": np.arange(0, cfg.epochs + 1, every_), "curve_label": "epoch",
             "profile": np.arange(1, cfg.window + 1), "profile_label": "step t"}
     return Program(lambda c, seeds: _init(c, seeds, D, O), hparams, train_fn, axes)
 
