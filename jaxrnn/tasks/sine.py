@@ -147,7 +147,8 @@ def summarise(cfg, data, scored, history, timing, wall_s) -> dict:
     """The run's summary.json content."""
     last = history[-1]
     hz = scored["horizon_rmse"]
-    marks = [h for h in (1, 10, 20, 50, 100, 200) if h <= scored["steps"]]
+    marks = sorted({h for h in (1, 10, 20, 50, 100, 200) if h <= scored["steps"]}
+                   | {scored["steps"]})
     return {
         "label": preset_name(cfg) or f"sine ({cfg.series}, {cfg.cell})",
         "preset": preset_name(cfg), "series": cfg.series, "window": cfg.window,
