@@ -10,9 +10,9 @@ task's loss; 0 = full BPTT). ``input_init``, ``recurrent_init``, ``readout_init`
 
 Outputs: every ``gcd(epochs, log_every)`` epochs (and at init, epoch 0) ``train_loss``,
 ``val_loss``, ``train_rmse``, ``val_rmse`` (on the whole sets, after that epoch) and
-``grad_norm`` (mean over the steps since the last point); finals of those at the last epoch; the truncated-vs-full gradient
-bias (cell params, on the whole training set) at init and at the end; ``||∂L/∂c_t||`` over t
-(training set, full BPTT) at init and at the end.
+``grad_norm`` (mean over the steps since the last point); finals of those at the last epoch;
+the truncated-vs-full gradient bias (cell params, on the whole training set) at init and at
+the end; ``||∂L/∂c_t||`` over t (training set, full BPTT) at init and at the end.
 """
 from __future__ import annotations
 

@@ -12,8 +12,9 @@ A spec (JSON, or TOML where Python has ``tomllib``)::
 
 The runs are every case (a list of override tables, for settings that only go together; default
 one empty case) times every point of the grid (``itertools.product`` in the order the fields are
-listed) times every seed, each a task ``Config`` built by ``jaxrnn.config.override`` from the preset, so
-unknown fields, wrong types and invalid values are refused with the config's own message.
+listed) times every seed, each a task ``Config`` built by ``jaxrnn.config.override`` from the
+preset, so unknown fields, wrong types and invalid values are refused with the config's own
+message.
 Unknown spec keys are refused too. ``quick`` (optional) is what ``jaxrnn reproduce`` and
 ``--quick`` apply: base overrides and seeds for a small version of the study.
 """
