@@ -6,8 +6,9 @@ baseline from ``jaxrnn.baselines``). Closed loop feeds its own predictions back:
     w_0 = (s_{k}, ..., s_{k+T-1})                (true values: the start window)
     ŝ_{k+T+j} = f(w_j),   w_{j+1} = (w_j[1:], ŝ_{k+T+j})      for j = 0 .. steps-1
 
-so after T steps the model sees only its own outputs. The loop is one ``lax.scan`` over steps,
-vectorised over the S start windows.
+so after T steps the model sees only its own outputs. For jax windows the loop is one
+``lax.scan`` over steps, vectorised over the S start windows; numpy windows (the baselines) run
+the same recursion as a plain loop, with nothing to compile.
 """
 from __future__ import annotations
 
@@ -27,9 +28,10 @@ def closed_loop(predict, windows, steps: int):
     """
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int; got {steps!r}")
-    windows = jnp.asarray(windows)
-    if windows.ndim != 3:
-        raise ValueError(f"windows must be (S, T, C); got shape {windows.shape}")
+    if np.ndim(windows) != 3:
+        raise ValueError(f"windows must be (S, T, C); got shape {np.shape(windows)}")
+    if isinstance(windows, np.ndarray):
+        return _closed_loop_numpy(predict, windows, steps)
 
     def body(w, _):
         pred = predict(w)  # (S, C)
@@ -40,6 +42,18 @@ def closed_loop(predict, windows, steps: int):
 
     _, preds = lax.scan(body, windows, None, length=steps)  # (steps, S, C)
     return jnp.swapaxes(preds, 0, 1)
+
+
+def _closed_loop_numpy(predict, windows, steps):
+    w, preds = windows, []
+    for _ in range(steps):
+        pred = np.asarray(predict(w))
+        if pred.shape != (w.shape[0], w.shape[2]):
+            raise ValueError(f"closed loop needs predictions of every input channel, (S, C) = "
+                             f"{(w.shape[0], w.shape[2])}; got {pred.shape}")
+        preds.append(pred)
+        w = np.concatenate([w[:, 1:], pred[:, None].astype(w.dtype)], axis=1)
+    return np.stack(preds, axis=1)
 
 
 def start_indices(first: int, last: int, count: int) -> np.ndarray:

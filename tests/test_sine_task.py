@@ -180,9 +180,42 @@ def test_cli_refuses_bad_input_with_exit_2(argv, capsys):
     assert "jaxrnn sine: error:" in capsys.readouterr().err
 
 
-def test_main_writes_a_complete_run_directory_and_redraws(tmp_path):
-    cfg = dataclasses.replace(TINY_VIDHYA, epochs=3)
-    out = sine.main(cfg, tmp_path / "run", quiet=True)
+def test_main_two_channels_minibatch(tmp_path):
+    cfg = dataclasses.replace(PRESETS["sincos"], cell="rnn", n_points=80, x_stop=16.0, hidden=6,
+                              window=6, scan_unroll=1, batch_size=8, epochs=4, log_every=4,
+                              eval_every=3, forecast_steps=6, forecast_starts=2)
+    out = sine.main(cfg, tmp_path / "sc", quiet=True, figures=False)
+    header = (out / "predictions.csv").read_text().splitlines()[0].split(",")
+    assert {"truth_0", "truth_1", "model_0", "model_1", "linear_ar_1"} <= set(header)
+    rows = runs.read_csv(out / "metrics.csv")
+    evaluated = [int(r["epoch"]) for r in rows if np.isfinite(r["val_loss"])]
+    assert evaluated == [0, 3, 4] and all(np.isfinite(r["grad_norm"]) for r in rows[1:])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["forecast"]["steps"] == 6 and summary["updates"] == 4 * (summary["n_train"] // 8)
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory):
+    """``jaxrnn reproduce`` with the sine section cut to a tiny vidhya run: (args, report dir)."""
+    import argparse
+
+    from jaxrnn import reproduce
+    from jaxrnn.tasks import sine_report
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(sine_report, "PRESETS", {"vidhya": dataclasses.replace(TINY_VIDHYA, epochs=3)})
+    mp.setattr(sine_report, "RUNS", ("vidhya",))
+    mp.setattr(sine_report, "QUICK_EPOCHS", {"vidhya": 3})
+    out = tmp_path_factory.mktemp("rep")
+    args = argparse.Namespace(out=str(out), full=False, only=None)
+    assert reproduce.run(args) == 0
+    yield args, out
+    mp.undo()
+
+
+def test_main_writes_a_complete_run_directory_and_redraws(reproduced):
+    _, rep = reproduced
+    out = rep / "sine" / "vidhya"  # written by sine.main through the reproduce section
     names = {p.name for p in out.iterdir()}
     for f in ("config.json", "metrics.csv", "summary.json", "predictions.csv", "forecast.csv",
               "grad_steps.csv", "params.npz", "loss.png", "predictions.png", "forecast.png",
@@ -197,42 +230,22 @@ def test_main_writes_a_complete_run_directory_and_redraws(tmp_path):
     metrics = (out / "metrics.csv").read_text().splitlines()
     assert metrics[0].startswith("epoch,") and len(metrics) == 1 + 4
     with pytest.raises(FileExistsError):
-        sine.main(cfg, out, quiet=True)
+        sine.main(dataclasses.replace(TINY_VIDHYA, epochs=3), out, quiet=True)
     (out / "loss.png").unlink()
     from jaxrnn.plots_sine import draw_all
     draw_all(out)
     assert (out / "loss.png").stat().st_size > 1000
 
 
-def test_main_two_channels_gru_minibatch(tmp_path):
-    cfg = dataclasses.replace(PRESETS["sincos"], n_points=80, x_stop=16.0, hidden=6, window=6,
-                              scan_unroll=1, batch_size=8, epochs=4, log_every=4, eval_every=3,
-                              forecast_steps=6, forecast_starts=2)
-    out = sine.main(cfg, tmp_path / "sc", quiet=True, figures=False)
-    header = (out / "predictions.csv").read_text().splitlines()[0].split(",")
-    assert {"truth_0", "truth_1", "model_0", "model_1", "linear_ar_1"} <= set(header)
-    rows = runs.read_csv(out / "metrics.csv")
-    evaluated = [int(r["epoch"]) for r in rows if np.isfinite(r["val_loss"])]
-    assert evaluated == [0, 3, 4] and all(np.isfinite(r["grad_norm"]) for r in rows[1:])
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["forecast"]["steps"] == 6 and summary["updates"] == 4 * (summary["n_train"] // 8)
-
-
-def test_reproduce_writes_a_report_and_reuses_finished_runs(tmp_path, monkeypatch):
+def test_reproduce_writes_a_report_and_reuses_finished_runs(reproduced, tmp_path):
     import argparse
 
     from jaxrnn import reproduce
-    from jaxrnn.tasks import sine_report
 
-    monkeypatch.setattr(sine_report, "PRESETS", {"vidhya": TINY_VIDHYA})
-    monkeypatch.setattr(sine_report, "RUNS", ("vidhya",))
-    monkeypatch.setattr(sine_report, "QUICK_EPOCHS", {"vidhya": 2})
-    args = argparse.Namespace(out=str(tmp_path / "rep"), full=False, only=None)
-    assert reproduce.run(args) == 0
-    report = (tmp_path / "rep" / "report.md").read_text()
+    args, rep = reproduced
+    report = (rep / "report.md").read_text()
     assert "| published epoch |" in report and "sine/vidhya/loss.png" in report
-    assert (tmp_path / "rep" / "sine" / "vidhya" / "loss.png").exists()
-    summary = tmp_path / "rep" / "sine" / "vidhya" / "summary.json"
+    summary = rep / "sine" / "vidhya" / "summary.json"
     stamp = summary.stat().st_mtime_ns
     assert reproduce.run(args) == 0  # the finished run is reused, not retrained
     assert summary.stat().st_mtime_ns == stamp

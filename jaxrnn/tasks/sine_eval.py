@@ -53,9 +53,10 @@ def score(cfg, data, params, params_init) -> dict:
             _replay_predict(cfg, params, x_test), sp.y_test)
     starts, steps = forecast_plan(cfg, data)
     windows, truth = forecast.forecast_windows(data.series, starts, cfg.window, steps)
-    windows = jnp.asarray(windows, dtype)
-    closed = {name: np.asarray(forecast.closed_loop(fn, windows, steps))
-              for name, fn in {"model": model_fn, **predictors}.items()}
+    closed = {"model": np.asarray(forecast.closed_loop(model_fn, jnp.asarray(windows, dtype),
+                                                       steps))}
+    for name, fn in predictors.items():  # numpy windows: a plain loop, nothing to compile
+        closed[name] = forecast.closed_loop(fn, np.asarray(windows, np.float64), steps)
     xe, yt = data.xe_test, jnp.asarray(sp.y_test, dtype)
     return {"preds": preds, "rmse": rmse, "starts": starts, "steps": steps, "truth": truth,
             "closed": closed,
