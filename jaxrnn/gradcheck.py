@@ -180,7 +180,11 @@ def compare(grads: dict, dtype: str = "float64", reference: str = "manual") -> l
         if method == reference:
             continue
         tol = TOLERANCES[dtype]["finite_diff" if method == "finite_diff" else "exact"]
-        for (path, g_ref), (_, g) in zip(ref, _leaves_with_paths(tree)):
+        leaves = _leaves_with_paths(tree)
+        if [p for p, _ in leaves] != [p for p, _ in ref]:
+            raise ValueError(f"method {method!r} returned leaves {[p for p, _ in leaves]}; "
+                             f"the reference has {[p for p, _ in ref]} (same pytree needed)")
+        for (path, g_ref), (_, g) in zip(ref, leaves):
             max_abs = float(np.max(np.abs(np.asarray(g, np.float64) - g_ref), initial=0.0))
             ref_max = float(np.max(np.abs(g_ref), initial=0.0))
             denom = max(ref_max, REL_FLOOR * scale, np.finfo(np.float64).tiny)

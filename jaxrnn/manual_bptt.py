@@ -26,7 +26,8 @@ Truncation is the indicator ``[t+1 not cut]``: where ``jaxrnn.unroll.window_cuts
 entering step t+1 is detached (``window=k``, ``anchor="start"|"end"``), the gradient coming back
 from step t+1 into the carry (h_t, and c_t for the LSTM) is dropped. That is exactly the
 ``stop_gradient`` of ``unroll(window=k)``. The initial carry is a constant (a streamed window's
-carried state): its gradient is not returned.
+carried state): its gradient is not returned. Variable lengths and masks (``unroll``'s
+``lengths=``/``mask=``/``resets=``) are not covered here.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from jaxrnn.cells import Cell, LSTMCarry
@@ -90,28 +92,38 @@ def _rules(name, activation):
     return {"lstm": (lstm_forward, lstm_backward), "gru": (gru_forward, gru_backward)}[name]
 
 
+LOSS_FORMS = {  # name -> (form, scale c(T, B)): L = c * (the form's sum)
+    "last": ("last", lambda T, B: 1.0 / B),
+    "last_half_sum": ("last", lambda T, B: 0.5),
+    "all_steps": ("all_steps", lambda T, B: 1.0 / (T * B)),
+    "xent_sum": ("xent", lambda T, B: 1.0),
+    "xent_mean": ("xent", lambda T, B: 1.0 / (T * B)),
+}
+
+
 def loss_and_grad_preds(loss: str, preds, targets):
     """``(L, δŷ)`` of a named loss by the module's formulas.
 
     Args: preds (T, B, O); targets (B, O) for the squared losses, int labels (T, B) for xent.
     Returns: scalar L and δŷ (T, B, O).
     """
-    T, B = preds.shape[:2]
-    if loss in ("last", "last_half_sum"):
+    form, scale = LOSS_FORMS[loss]
+    return _loss_form(form, scale(*preds.shape[:2]), preds, targets)
+
+
+def _loss_form(form, c, preds, targets):
+    """``L = c Σ_b ||ŷ_T - y||²`` ("last"), ``c Σ_{t,b} ||ŷ_t - y||²`` ("all_steps") or
+    ``-c Σ_{t,b} log softmax(ŷ_t)[c_t]`` ("xent"), and δŷ. c may be traced."""
+    if form == "last":
         err = preds[-1] - targets  # (B, O)
-        scale = 1.0 / B if loss == "last" else 0.5
-        d_last = 2.0 * scale * err
-        return scale * jnp.sum(err ** 2), jnp.zeros_like(preds).at[-1].set(d_last)
-    if loss == "all_steps":
+        return c * jnp.sum(err ** 2), jnp.zeros_like(preds).at[-1].set(2.0 * c * err)
+    if form == "all_steps":
         err = preds - targets[None]  # (T, B, O)
-        return jnp.sum(err ** 2) / (T * B), 2.0 * err / (T * B)
+        return c * jnp.sum(err ** 2), 2.0 * c * err
     z = preds - jnp.max(preds, axis=-1, keepdims=True)
     logp = z - jnp.log(jnp.sum(jnp.exp(z), axis=-1, keepdims=True))  # (T, B, O)
     onehot = jax.nn.one_hot(targets, preds.shape[-1], dtype=preds.dtype)
-    value, d = -jnp.sum(onehot * logp), jnp.exp(logp) - onehot
-    if loss == "xent_mean":
-        return value / (T * B), d / (T * B)
-    return value, d
+    return -c * jnp.sum(onehot * logp), c * (jnp.exp(logp) - onehot)
 
 
 def _h(carry):
@@ -122,9 +134,10 @@ def _with_h(carry, h):
     return LSTMCarry(h, carry.c) if isinstance(carry, LSTMCarry) else h
 
 
-@functools.partial(jax.jit, static_argnames=("name", "activation", "loss"))
-def _bptt(params, xs, targets, carry0, cuts, *, name, activation, loss):
-    """The batched core: xs (T, B, D) float, cuts (T,) bool; see ``manual_bptt``."""
+@functools.partial(jax.jit, static_argnames=("name", "activation", "form"))
+def _bptt(params, xs, targets, carry0, cuts, scale, *, name, activation, form):
+    """The batched core: xs (T, B, D) float, cuts (T,) bool, the loss as (form, scale) of
+    ``LOSS_FORMS`` (the scale is traced: losses of one form share a compilation)."""
     forward, backward = _rules(name, activation)
     p, r = params["cell"], params["readout"]
 
@@ -136,7 +149,7 @@ def _bptt(params, xs, targets, carry0, cuts, *, name, activation, loss):
     preds = hs @ r["W_hy"].T  # (T, B, O)
     if "b_y" in r:
         preds = preds + r["b_y"][None, None, :]
-    value, dpreds = loss_and_grad_preds(loss, preds, targets)
+    value, dpreds = _loss_form(form, scale.astype(preds.dtype), preds, targets)
     g_readout = {"W_hy": jnp.einsum("tbo,tbh->oh", dpreds, hs)}
     if "b_y" in r:
         g_readout["b_y"] = dpreds.sum((0, 1))
@@ -215,8 +228,10 @@ def manual_bptt(cell: Cell, params: dict, xs, targets, loss: str, carry0=None, *
         xs, carry0 = xs[:, None], jax.tree_util.tree_map(lambda c: c[None], carry0)
         targets = targets[None] if loss in SQUARED_LOSSES else targets[:, None]
     cuts = jnp.zeros((T,), bool) if window is None else window_cuts(T, window, anchor)
-    value, grads, carry, dhs = _bptt(params, xs, targets, carry0, cuts, name=cell.name,
-                                     activation=cell.activation, loss=loss)
+    form, scale = LOSS_FORMS[loss]
+    value, grads, carry, dhs = _bptt(params, xs, targets, carry0, cuts,
+                                     np.asarray(scale(T, xs.shape[1])), name=cell.name,
+                                     activation=cell.activation, form=form)
     grads = jax.tree_util.tree_map(lambda g, q: g.astype(q.dtype), grads, params)
     if not batched:
         carry, dhs = jax.tree_util.tree_map(lambda c: c[0], carry), dhs[:, 0]
