@@ -174,10 +174,12 @@ def test_unknown_fields_types_and_presets_are_refused():
 
 
 @pytest.mark.parametrize("argv", [["sine", "--preset", "nope"], ["sine", "--bogus=1"],
-                                  ["sine", "--epochs=abc"], ["sine", "--window=0"]])
-def test_cli_refuses_bad_input_with_exit_2(argv, capsys):
-    assert cli.main(argv) == 2
+                                  ["sine", "--epochs=abc"], ["sine", "--window=0"],
+                                  ["sine", "--batch_size=500"]])
+def test_cli_refuses_bad_input_with_exit_2(argv, capsys, tmp_path):
+    assert cli.main(argv + ["--out", str(tmp_path / "run")]) == 2
     assert "jaxrnn sine: error:" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # refused before any run directory is made
 
 
 def test_main_two_channels_minibatch(tmp_path):

@@ -29,7 +29,7 @@ from jaxrnn.plots_sine import draw_all
 from jaxrnn.progress import Progress
 from jaxrnn.tasks import sine_eval
 from jaxrnn.tasks.sine_config import PRESETS, SERIES, Config  # noqa: F401 (the task protocol)
-from jaxrnn.tasks.sine_fit import init_params, make_run_chunk
+from jaxrnn.tasks.sine_fit import init_params, make_evaluate, make_run_chunk
 
 NOISE_SEED = 0  # numpy seed of the series noise: every run of a config sees the same data
 
@@ -94,7 +94,8 @@ def fit(cfg: Config, data: SineData, params, key, *, progress: bool = True):
 
     Returns: ``(params, history rows, {"compile_s", "train_s"})``; history row 0 is the init.
     """
-    optimizer = make_optimizer(cfg, len(data.split.x_train))
+    n_train = check_batch_size(cfg, data)
+    optimizer = make_optimizer(cfg, n_train)
     opt_state = optimizer.init(params)
     chunk = make_run_chunk(cfg, data, optimizer)
     sizes = [cfg.log_every] * (cfg.epochs // cfg.log_every)
@@ -104,7 +105,7 @@ def fit(cfg: Config, data: SineData, params, key, *, progress: bool = True):
     compiled = {n: chunk.lower(params, opt_state, keys[:n], 1).compile() for n in set(sizes)}
     compile_s = time.perf_counter() - t0
     history = [_init_row(cfg, data, params)]
-    steps_per_epoch = _steps_per_epoch(cfg, len(data.split.x_train))
+    steps_per_epoch = _steps_per_epoch(cfg, n_train)
     t0, done = time.perf_counter(), 0
     with Progress(cfg.epochs, unit="epoch", rate_unit="updates") as bar:
         if not progress:
@@ -120,6 +121,15 @@ def fit(cfg: Config, data: SineData, params, key, *, progress: bool = True):
     return params, history, {"compile_s": compile_s, "train_s": time.perf_counter() - t0}
 
 
+def check_batch_size(cfg, data) -> int:
+    """The number of training windows; raises ValueError if a batch would not fit in it."""
+    n_train = len(data.split.x_train)
+    if cfg.batch_size > n_train:
+        raise ValueError(f"batch_size {cfg.batch_size} exceeds the {n_train} training windows; "
+                         f"use --batch_size=0 for full batch")
+    return n_train
+
+
 def _steps_per_epoch(cfg, n):
     return n if cfg.batch_size == 1 else (1 if cfg.batch_size == 0 else n // cfg.batch_size)
 
@@ -130,8 +140,6 @@ def _row(metrics, e):
 
 
 def _init_row(cfg, data, params):
-    from jaxrnn.tasks.sine_fit import make_evaluate
-
     m = jax.device_get(jax.jit(make_evaluate(cfg, data))(params))
     return {"epoch": 0, **{k: float(m[k]) for k in ("train_loss", "val_loss", "train_rmse",
                                                     "val_rmse")},
@@ -187,6 +195,7 @@ def main(cfg: Config, out, *, quiet: bool = False, figures: bool = True) -> Path
         jax.config.update("jax_enable_x64", True)
     t_start = time.perf_counter()
     data = build_data(cfg)
+    check_batch_size(cfg, data)  # before the run directory exists
     out = runs.make_run_dir(out, cfg)
     k_init, k_train = jax.random.split(jax.random.PRNGKey(cfg.seed))
     params0 = init_params(cfg, k_init, data.xe_train.shape[-1], data.split.y_train.shape[-1],
