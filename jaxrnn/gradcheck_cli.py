@@ -52,7 +52,9 @@ def add_arguments(parser):
     a("--outputs", type=int, default=2, help="O (default 2)")
     a("--dtype", choices=DTYPES, default="float64")
     a("--seed", type=int, default=0)
-    a("--methods", default=",".join(METHODS), help="comma-separated subset of the methods")
+    a("--methods", default=",".join(METHODS),
+      help=f"comma-separated subset of {','.join(METHODS)} (default: all that apply; rtrl is "
+           f"rnn-only, finite_diff untruncated-only)")
     a("--no-bias", action="store_true", help="drop b_h (rnn) and b_y, as the vidhya preset")
     a("--random-carry", action="store_true", help="start from a random (constant) carry0")
     a("--all", action="store_true",
