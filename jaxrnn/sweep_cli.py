@@ -8,11 +8,11 @@ Examples::
         --grid learning_rate=0.003,0.01,0.03 --grid clip=none,value --seeds 0-4
     jaxrnn sweep --report runs/sweep-clip                                 # redraw the report
 
-Several hosts: start the same command on every host with ``--distributed`` (which calls
-``jax.distributed.initialize()``, reading the coordinator address, process count and id from
-the environment, e.g. on Slurm or Cloud TPU, or from JAX_COORDINATOR_ADDRESS,
-JAX_NUM_PROCESSES, JAX_PROCESS_ID); the runs are sharded over every host's devices and
-process 0 writes the results.
+Several hosts: start the same command on every host with ``--distributed``, which calls
+``jax.distributed.initialize(coordinator, num_processes, process_id)``. Under Slurm, Open MPI,
+Kubernetes or on Cloud TPU the three are detected from the environment; elsewhere pass
+``--coordinator HOST:PORT --num-processes N --process-id I`` (or set JAX_COORDINATOR_ADDRESS).
+The runs are then sharded over every host's devices and process 0 writes the results.
 """
 from __future__ import annotations
 
@@ -45,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="use only the first N devices (default: all)")
     parser.add_argument("--distributed", action="store_true",
                         help="call jax.distributed.initialize() first (several hosts)")
+    parser.add_argument("--coordinator", help="with --distributed: process 0's HOST:PORT")
+    parser.add_argument("--num-processes", type=int, help="with --distributed: host count")
+    parser.add_argument("--process-id", type=int, help="with --distributed: this host's index")
     parser.add_argument("--report", metavar="DIR", help="only redraw the report of DIR")
     parser.add_argument("--no-report", action="store_true", help="skip tables and figures")
 
@@ -92,7 +95,9 @@ def run(args) -> int:
     if args.distributed:
         import jax
 
-        jax.distributed.initialize()
+        jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    elif args.coordinator or args.num_processes is not None or args.process_id is not None:
+        raise ValueError("--coordinator, --num-processes and --process-id need --distributed")
     import jax
 
     from jaxrnn.sweep import run_sweep

@@ -23,15 +23,35 @@ def _label(fields, point) -> str:
 
 
 def _logy(ax, arrays) -> None:
+    """Log scale when the finite values are positive and span more than a factor 20 (values
+    that are exactly 0, e.g. an underflowed gradient norm, are then not drawn)."""
     vals = np.concatenate([np.ravel(a) for a in arrays]) if arrays else np.array([])
     vals = vals[np.isfinite(vals)]
-    if len(vals) and vals.min() > 0 and vals.max() / vals.min() > 20:
-        ax.set_yscale("log")
+    if len(vals) and vals.min() >= 0 and vals.max() > 0:
+        positive = vals[vals > 0]
+        if positive.max() / positive.min() > 20:
+            ax.set_yscale("log", nonpositive="mask")
 
 
-def final_figure(spec: dict, rows: list, agg: list, metric: str):
-    """The metric against each swept field (module docstring)."""
+def with_cases(spec: dict, rows: list, agg: list):
+    """``(grid, rows, agg)`` where the fields set together by the spec's cases become one field
+    ``case`` (its values joined by "/"), so each case is one x position and one line."""
     grid = swept(spec, rows)
+    keys = list(dict.fromkeys(k for case in spec.get("cases", []) for k in case))
+    if not keys:
+        return grid, rows, agg
+
+    def label(r):
+        return "/".join(_value(k, r[k]) for k in keys)
+
+    rows = [{**r, "case": label(r)} for r in rows]
+    agg = [{**e, "case": label(e)} for e in agg]
+    cases = list(dict.fromkeys(r["case"] for r in rows))
+    return {"case": cases, **{f: v for f, v in grid.items() if f not in keys}}, rows, agg
+
+
+def final_figure(spec: dict, grid: dict, rows: list, agg: list, metric: str):
+    """The metric against each swept field of ``grid`` (module docstring)."""
     fields = list(grid) or ["seed"]
     fig, axes = plt.subplots(1, len(fields), figsize=(5.5 * len(fields), 4),
                              constrained_layout=True, squeeze=False)
@@ -57,8 +77,13 @@ def final_figure(spec: dict, rows: list, agg: list, metric: str):
                        color=bar[0].get_color())
             drawn += [mean, [v for _, v in pts]]
         _logy(ax, drawn)
-        ax.set_xticks(range(len(values)), [_value(field, v) for v in values])
-        ax.set(xlabel=field, ylabel=metric, title=f"{metric} vs {field}")
+        ticks = [_value(field, v) for v in values]
+        ax.set_xticks(range(len(values)), ticks)
+        if len("".join(ticks)) > 60:
+            plt.setp(ax.get_xticklabels(), rotation=25, ha="right")
+        xlabel = " / ".join(dict.fromkeys(k for c in spec.get("cases", []) for k in c)) \
+            if field == "case" else field
+        ax.set(xlabel=xlabel, ylabel=metric, title=f"{metric} vs {field}")
         ax.grid(True, alpha=0.3)
         if len(lines) > 1:
             ax.legend(fontsize=7)
@@ -66,9 +91,8 @@ def final_figure(spec: dict, rows: list, agg: list, metric: str):
     return fig
 
 
-def _series_by_point(out: Path, spec: dict, rows: list, prefix: str):
+def _series_by_point(out: Path, fields: list, rows: list, prefix: str):
     """{name: {point key: (x, (S, K) values)}} of the cells' ``prefix:*`` arrays."""
-    fields = list(swept(spec, rows))
     point_of = {int(r["run"]): tuple(r[f] for f in fields) for r in rows}
     found: dict = {}
     for path in sorted((out / "cells").glob("*.npz")):
@@ -121,12 +145,14 @@ def draw_figures(out, spec: dict, rows: list, agg: list, metrics: list) -> list:
     labels = {}
     for meta in sorted((out / "cells").glob("*.json")):
         labels = json.loads(meta.read_text()).get("labels", labels)
-    paths = [save(final_figure(spec, rows, agg, m), out / f"final_{m}.png") for m in metrics]
+    grid, rows, agg = with_cases(spec, rows, agg)
+    paths = [save(final_figure(spec, grid, rows, agg, m), out / f"final_{m}.png")
+             for m in metrics]
     for prefix in ("curve", "profile"):
-        for name, series in _series_by_point(out, spec, rows, prefix).items():
+        for name, series in _series_by_point(out, list(grid), rows, prefix).items():
             if name == "grad_norm" or not series:
                 continue
             xlabel = labels.get(f"{prefix}_label", prefix)
-            paths.append(save(band_figure(spec, list(swept(spec, rows)), name, series, xlabel),
+            paths.append(save(band_figure(spec, list(grid), name, series, xlabel),
                               out / f"{prefix}_{name}.png"))
     return paths
