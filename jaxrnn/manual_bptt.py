@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jaxrnn.cells import Cell, LSTMCarry
+from jaxrnn.cells import Cell, LSTMCarry, hidden_size
 from jaxrnn.manual_bptt_gates import gru_backward, gru_forward, lstm_backward, lstm_forward
 from jaxrnn.model import LOSSES
 from jaxrnn.unroll import window_cuts
@@ -207,8 +207,8 @@ def manual_bptt(cell: Cell, params: dict, xs, targets, loss: str, carry0=None, *
         raise ValueError(f"params must be {{'cell': ..., 'readout': ...}} (init_model); got keys "
                          f"{sorted(params)}")
     xs, targets = jnp.asarray(xs), jnp.asarray(targets)
-    fused = cell.fuse(params["cell"])
-    D, H, O = fused["W_x"].shape[1], fused["W_h"].shape[1], params["readout"]["W_hy"].shape[0]
+    D = next(v.shape[1] for k, v in sorted(params["cell"].items()) if k.startswith("W_x"))
+    H, O = hidden_size(params["cell"]), params["readout"]["W_hy"].shape[0]
     is_index = jnp.issubdtype(xs.dtype, jnp.integer)
     batched = xs.ndim == (2 if is_index else 3)
     if xs.ndim != (1 if is_index else 2) + batched or (not is_index and xs.shape[-1] != D):
