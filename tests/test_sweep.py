@@ -9,6 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from jaxrnn import cli
 from jaxrnn import runs as runs_io
 from jaxrnn import sweep
 from jaxrnn.sweep_spec import expand, group_programs, spec_from_dict
@@ -162,3 +163,28 @@ def test_sharded_equals_unsharded_and_runs_are_bitwise_reproducible(tiny_sweep, 
     assert len({c["config_hash"] for c in configs}) == 32
     versions = json.loads((out / "sweep.json").read_text())["versions"]
     assert {"jax", "jaxlib", "optax", "device_kind"} <= set(meta["versions"]) <= set(versions)
+
+
+def test_cli_memory_sweep_and_char_task(tmp_path, capsys):
+    """The command line runs a memory-task sweep; the char task trains and truncates."""
+    out = tmp_path / "mem"
+    argv = ["sweep", "--task", "memory", "--name", "mem", "--set", "T=4", "--set", "steps=4",
+            "--set", "log_every=2", "--set", "hidden=3", "--set", "n_val=8", "--set", "batch=4",
+            "--grid", "learning_rate=0.01,0.02", "--seeds", "0-1", "--out", str(out),
+            "--no-report"]
+    assert cli.main(argv) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    rows = runs_io.read_csv(out / "results.csv")
+    assert len(rows) == 4 and all(np.isfinite(r["val_mse"]) for r in rows)
+    text = tmp_path / "t.txt"
+    text.write_text("to be or not to be, that is the question. " * 40)
+    spec = spec_from_dict({"task": "char", "base": {"text": str(text), "max_chars": 0,
+                                                    "window": 6, "hidden": 4, "batch": 3,
+                                                    "steps": 4, "log_every": 2,
+                                                    "val_fraction": 0.2},
+                           "grid": {"bptt_window": [2, 0]}, "seeds": [0]})
+    sweep.run_sweep(spec, tmp_path / "char", log=None, report=False)
+    rows = runs_io.read_csv(tmp_path / "char" / "results.csv")
+    assert [r["bptt_window"] for r in rows] == [2, 0]
+    assert rows[1]["bias_cos_final"] == pytest.approx(1.0) and rows[0]["bias_rel_final"] > 0
+    assert all(0 < r["val_bpc"] < 10 for r in rows)
