@@ -176,7 +176,8 @@ def test_unknown_fields_types_and_presets_are_refused():
 @pytest.mark.parametrize("argv", [["sine", "--preset", "nope"], ["sine", "--bogus=1"],
                                   ["sine", "--epochs=abc"], ["sine", "--window=0"],
                                   ["sine", "--batch_size=500"]])
-def test_cli_refuses_bad_input_with_exit_2(argv, capsys, tmp_path):
+def test_cli_refuses_bad_input_with_exit_2(argv, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("JAXRNN_CACHE_DIR", "off")  # keep the test process's jax config as is
     assert cli.main(argv + ["--out", str(tmp_path / "run")]) == 2
     assert "jaxrnn sine: error:" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # refused before any run directory is made
