@@ -58,7 +58,9 @@ def _clipping(clip, clip_value):
         raise ValueError(f"unknown clip {clip!r}; expected one of {', '.join(CLIPS)}")
     if clip == "none":
         return optax.identity()
-    if clip_value is None or not float(clip_value) > 0:
+    if clip_value is None:
+        raise ValueError(f"clip={clip!r} needs a positive clip_value; got None")
+    if not isinstance(clip_value, jax.core.Tracer) and not float(clip_value) > 0:
         raise ValueError(f"clip={clip!r} needs a positive clip_value; got {clip_value!r}")
     return optax.clip(clip_value) if clip == "value" else optax.clip_by_global_norm(clip_value)
 

@@ -3,7 +3,7 @@
 The report is a list of sections. Each entry of ``SECTIONS`` names a module with a function
 ``section(out_dir: Path, quick: bool) -> str``: it writes its runs under ``out_dir``
 (``<--out>/<name>``) and returns Markdown whose links are relative to the report's directory.
-Add a study by appending one ``(name, module)`` line; a section whose module is not installed
+Add a study by appending one ``(name, "module")`` or ``(name, "module:function")`` line; a section whose module is not installed
 yet is listed as missing, not an error. Quick mode (the default) keeps the whole command to a
 few minutes on a laptop CPU, offline; ``--full`` runs every preset at its published length.
 Finished runs in ``--out`` with the same config are reused, so an interrupted report resumes.
@@ -19,6 +19,8 @@ from jaxrnn import runs
 
 SECTIONS = [
     ("sine", "jaxrnn.tasks.sine_report"),
+    ("char", "jaxrnn.tasks.char:reproduce_section"),
+    ("ablations", "jaxrnn.sweep_studies:reproduce_section"),
 ]
 
 
@@ -49,15 +51,17 @@ def run(args) -> int:
     quick = not args.full
     parts = [_header(quick)]
     t0 = time.perf_counter()
-    for name, module_path in SECTIONS:
+    for name, target in SECTIONS:
         if args.only and name not in args.only:
             continue
+        module_path, _, attr = target.partition(":")
         if importlib.util.find_spec(module_path) is None:
             parts.append(f"## {name}\n\n(section module {module_path} is not available)\n")
             continue
         print(f"section {name}:")
         t = time.perf_counter()
-        markdown = importlib.import_module(module_path).section(out / name, quick)
+        section = getattr(importlib.import_module(module_path), attr or "section")
+        markdown = section(out / name, quick)
         parts.append(markdown + f"\n_Section time: {time.perf_counter() - t:.0f} s._\n")
     parts.append(f"\n_Total time: {time.perf_counter() - t0:.0f} s._\n")
     report = out / "report.md"
