@@ -210,7 +210,7 @@ def reproduced(tmp_path_factory):
     mp.setattr(sine_report, "RUNS", ("vidhya",))
     mp.setattr(sine_report, "QUICK_EPOCHS", {"vidhya": 3})
     out = tmp_path_factory.mktemp("rep")
-    args = argparse.Namespace(out=str(out), full=False, only=None)
+    args = argparse.Namespace(out=str(out), full=False, only=["sine"])
     assert reproduce.run(args) == 0
     yield args, out
     mp.undo()
