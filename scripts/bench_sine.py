@@ -81,34 +81,40 @@ def check_agreement(cfg, epochs):
     return diff, numpy_s / epochs
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=2000)
-    parser.add_argument("--numpy-epochs", type=int, default=3)
-    args = parser.parse_args()
-    cfg = dataclasses.replace(PRESETS["vlasov"], epochs=args.epochs)
-    print(f"device: {jax.devices()[0].device_kind}; vlasov preset, {args.epochs} epochs x 792 "
-          f"samples = {args.epochs * 792:,} per-sample updates")
-
-    diff, np_epoch = check_agreement(cfg, args.numpy_epochs)
-    print(f"agreement after {args.numpy_epochs} epochs, float64: max |jaxrnn - numpy| = "
-          f"{diff:.2e}")
+def run_benchmark(epochs: int = 2000, numpy_epochs: int = 3) -> dict:
+    """Times both sides (printing as it goes) and returns the numbers as a dict."""
+    cfg = dataclasses.replace(PRESETS["vlasov"], epochs=epochs)
+    print(f"device: {jax.devices()[0].device_kind}; vlasov preset, {epochs} epochs x 792 "
+          f"samples = {epochs * 792:,} per-sample updates")
+    diff, np_epoch = check_agreement(cfg, numpy_epochs)
+    print(f"agreement after {numpy_epochs} epochs, float64: max |jaxrnn - numpy| = {diff:.2e}")
     if not diff < 1e-9:
         raise SystemExit("jaxrnn and the numpy implementation disagree: not the same algorithm")
-    np_total = np_epoch * args.epochs
-    print(f"numpy: {np_epoch:.3f} s/epoch over {args.numpy_epochs} epochs -> "
-          f"{np_total:.0f} s extrapolated to {args.epochs} epochs")
-
+    np_total = np_epoch * epochs
+    print(f"numpy: {np_epoch:.3f} s/epoch over {numpy_epochs} epochs -> "
+          f"{np_total:.0f} s extrapolated to {epochs} epochs")
     data = sine.build_data(cfg)
     k_init, k_train = jax.random.split(jax.random.PRNGKey(cfg.seed))
     p0 = init_params(cfg, k_init, 1, 1, jnp.float32)
     params, history, timing = sine.fit(cfg, data, p0, k_train, progress=False)
     total = timing["compile_s"] + timing["train_s"]
     print(f"jaxrnn (float32): compile {timing['compile_s']:.2f} s + run {timing['train_s']:.2f} s"
-          f" = {total:.2f} s  ({timing['train_s'] / (args.epochs * 792) * 1e6:.2f} us/update); "
+          f" = {total:.2f} s  ({timing['train_s'] / (epochs * 792) * 1e6:.2f} us/update); "
           f"held-out RMSE {history[-1]['val_rmse']:.4f}")
     print(f"ratio numpy / jaxrnn: {np_total / total:.0f}x including compile, "
           f"{np_total / timing['train_s']:.0f}x run only")
+    return {"epochs": epochs, "numpy_s_per_epoch": np_epoch, "numpy_total_s": np_total,
+            "jaxrnn_compile_s": timing["compile_s"], "jaxrnn_run_s": timing["train_s"],
+            "ratio_incl_compile": np_total / total, "ratio_run_only": np_total / timing["train_s"],
+            "agreement": diff}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=2000)
+    parser.add_argument("--numpy-epochs", type=int, default=3)
+    args = parser.parse_args()
+    run_benchmark(args.epochs, args.numpy_epochs)
 
 
 if __name__ == "__main__":

@@ -1,1 +1,2 @@
-"""Datasets: ``text`` (character vocabularies, splits, streams) and ``corpora`` (named texts)."""
+"""Data: sine series and windows (``sine``), a real-world series (``real``), text and
+character vocabularies (``text``), the corpus registry (``corpora``), memory tasks (``memory``)."""
