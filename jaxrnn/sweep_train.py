@@ -4,12 +4,9 @@ A sweep batches runs with ``jax.vmap``, so anything that differs between the bat
 be an array inside the program. Three things the rest of jaxrnn takes as Python values get a
 traced form here:
 
-- the truncation window: ``traced_cuts(T, k, anchor)`` computes the same cut mask as
-  ``jaxrnn.unroll.window_cuts`` from a traced ``k`` (``k <= 0``: full BPTT), and
-  ``unroll_traced`` applies it with the same ``stop_gradient`` on the carry entering a cut step;
-- the clip value: ``make_traced_optimizer`` prepends ``optax.clip`` / ``clip_by_global_norm``
-  with a traced bound to ``jaxrnn.optim.make_optimizer(clip="none")`` (the same chain, since
-  ``make_optimizer`` puts its clipping first);
+- the truncation window: ``traced_cuts`` and ``unroll_traced`` pass a traced ``k`` to the
+  core's ``window_cuts`` / ``unroll`` (``k <= 0``: full BPTT);
+- the clip value: ``make_traced_optimizer`` is ``make_optimizer`` with a traced bound;
 - the learning rate: passed straight to ``make_optimizer`` (Optax scales by an array).
 
 Diagnostics that every sweep task records:
@@ -23,27 +20,20 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import optax
 from jax import lax
 
 from jaxrnn.cells import readout
-from jaxrnn.optim import CLIPS, make_optimizer
-from jaxrnn.unroll import detach, tree_where
+from jaxrnn.optim import make_optimizer
+from jaxrnn.unroll import unroll as unroll_core
+from jaxrnn.unroll import window_cuts
 
 
 def traced_cuts(T: int, window, anchor: str = "start"):
-    """(T,) bool: True at step t when the carry entering t is detached (window k, maybe traced).
+    """(T,) bool cut mask for a window k that may be traced; ``k <= 0``: no cut (full BPTT).
 
-    ``anchor="start"``: cuts at t = k, 2k, ...; ``"end"``: at t with (T - t) mod k = 0, t > 0.
-    ``k <= 0`` or ``k >= T``: no cut (full BPTT). Equals ``window_cuts(T, k, anchor)``.
+    The rule lives in ``jaxrnn.unroll.window_cuts``; this only makes k an array.
     """
-    if anchor not in ("start", "end"):
-        raise ValueError(f"anchor must be 'start' or 'end'; got {anchor!r}")
-    k = jnp.asarray(window, jnp.int32)
-    k = jnp.where(k <= 0, T + 1, k)  # full BPTT: no offset in [1, T-1] is a multiple of T + 1
-    t = jnp.arange(T)
-    offset = t if anchor == "start" else T - t
-    return (t > 0) & (offset % k == 0)
+    return window_cuts(T, jnp.asarray(window, jnp.int32), anchor)
 
 
 def unroll_traced(cell, params: dict, xs, window, *, anchor: str = "start", unroll: int = 1):
@@ -53,27 +43,8 @@ def unroll_traced(cell, params: dict, xs, window, *, anchor: str = "start", unro
       window: () int, ``<= 0`` for full BPTT.
     Returns: ``(ys (T, [B,] H), final carry)``; zero initial carry.
     """
-    xs = jnp.asarray(xs)
-    is_index = jnp.issubdtype(xs.dtype, jnp.integer)
-    batch_shape = xs.shape[1:] if is_index else xs.shape[1:-1]
-    fused = cell.fuse(params)
-    project, recur = cell.project, cell.recur
-    for _ in batch_shape:
-        project, recur = jax.vmap(project, (None, 0)), jax.vmap(recur, (None, 0, 0))
-    pxs = jax.vmap(project, (None, 0))(fused, xs)  # (T, [B,] G)
-    dtype = jax.tree_util.tree_leaves(params)[0].dtype
-    if not is_index:
-        dtype = jnp.result_type(dtype, xs.dtype)
-    carry0 = cell.init_carry(params, batch_shape, dtype)
-    cuts = traced_cuts(xs.shape[0], window, anchor)
-
-    def body(carry, inputs):
-        px, cut = inputs
-        carry = tree_where(cut, detach(carry), carry)
-        return recur(fused, carry, px)
-
-    carry, ys = lax.scan(body, carry0, (pxs, cuts), unroll=unroll)
-    return ys, carry
+    return unroll_core(cell, params, xs, window=jnp.asarray(window, jnp.int32), anchor=anchor,
+                       unroll=unroll)
 
 
 def readout_all(params: dict, hs):
@@ -84,21 +55,10 @@ def readout_all(params: dict, hs):
     return out(params, hs)
 
 
-def _clip(kind: str, value):
-    if kind not in CLIPS:
-        raise ValueError(f"unknown clip {kind!r}; expected one of {', '.join(CLIPS)}")
-    if kind == "none":
-        return optax.identity()
-    return optax.clip(value) if kind == "value" else optax.clip_by_global_norm(value)
-
-
 def make_traced_optimizer(name: str, learning_rate, clip: str, clip_value, **kwargs):
-    """``clip(clip_value) -> make_optimizer(name, learning_rate, clip="none", **kwargs)``.
-
-    ``learning_rate`` and ``clip_value`` may be traced scalars (one per vmapped run).
-    """
-    return optax.chain(_clip(clip, clip_value),
-                       make_optimizer(name, learning_rate, clip="none", **kwargs))
+    """``make_optimizer(name, learning_rate, clip=clip, clip_value=clip_value, **kwargs)``;
+    ``learning_rate`` and ``clip_value`` may be traced scalars (one per vmapped run)."""
+    return make_optimizer(name, learning_rate, clip=clip, clip_value=clip_value, **kwargs)
 
 
 def _flat(tree):

@@ -110,12 +110,17 @@ def window_cuts(T: int, window: int, anchor: str = "start", lengths=None, revers
     """Where the carry is detached: True at step t if the carry entering step t is cut.
 
     Args:
-      T: steps; window: k; anchor: "start" or "end" (module docstring).
+      T: steps; window: k, a positive int, or an int array, maybe traced (sweeps; < 1 cuts nothing);
+        anchor: "start" or "end" (module docstring).
       lengths: valid steps per sequence, () or (B,) (None: all T); valid steps are a prefix.
       reverse: count windows along a reversed scan.
     Returns: bool (T,) or (T, B).
     """
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window <= 0:
+    if isinstance(window, jax.Array):
+        # An array window (traced: one per vmapped sweep run) is not validated: below 1 it cuts
+        # nothing (full BPTT), since no offset in [1, T - 1] is a multiple of T + 1.
+        window = jnp.where(window >= 1, window, T + 1)
+    elif isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window <= 0:
         raise ValueError(f"window must be a positive int (steps per truncation window) or "
                          f"None for full BPTT; got {window!r}")
     if anchor not in ANCHORS:
