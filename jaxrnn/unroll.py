@@ -141,6 +141,20 @@ def _carry_dtype(params, xs):
     return dtype
 
 
+def _project_all(fused, xs, project):
+    """Input pre-activations of all steps at once: (T, [B,] G).
+
+    Int (one-hot) inputs gather *rows* of ``W_xᵀ`` (V, G): contiguous copies, and a row
+    scatter-add on the backward pass. The per-example ``Cell.project`` gathers columns of
+    ``W_x`` (G, V), which, vmapped over (T, B), is a strided gather: in an interleaved A/B of
+    the full training step (scripts/bench.py sizes) rows were 0.99-1.10x as fast for the LSTM
+    and GRU and 1.5x for the small RNN. Float inputs use the vmapped matmul.
+    """
+    if jnp.issubdtype(xs.dtype, jnp.integer):
+        return fused["W_x"].T[xs] + fused["b_x"].reshape((1,) * xs.ndim + (-1,))
+    return jax.vmap(project, (None, 0))(fused, xs)
+
+
 def unroll(cell: Cell, params: dict, xs, carry0=None, *, reverse=False, lengths=None,
            mask=None, resets=None, window=None, anchor="start", unroll=1, checkpoint=False,
            checkpoint_policy=None):
@@ -187,7 +201,7 @@ def unroll(cell: Cell, params: dict, xs, carry0=None, *, reverse=False, lengths=
     for _ in batch_shape:
         project, recur = jax.vmap(project, (None, 0)), jax.vmap(recur, (None, 0, 0))
     # Hoisted: one batched projection for all steps. Checkpointed: projected inside the step.
-    pxs = xs if checkpoint else jax.vmap(project, (None, 0))(fused, xs)  # (T, [B,] G)
+    pxs = xs if checkpoint else _project_all(fused, xs, project)  # (T, [B,] G)
     if carry0 is None:
         carry0 = cell.init_carry(params, batch_shape, _carry_dtype(params, xs))
     else:
@@ -223,7 +237,7 @@ def _carries_entering(cell, params, xs, carry0):
     project, recur = cell.project, cell.recur
     if batched:
         project, recur = jax.vmap(project, (None, 0)), jax.vmap(recur, (None, 0, 0))
-    pxs = jax.vmap(project, (None, 0))(fused, xs)
+    pxs = _project_all(fused, xs, project)
 
     def body(carry, px):
         return recur(fused, carry, px)[0], carry
