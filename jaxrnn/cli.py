@@ -8,7 +8,8 @@ and one line naming the problem; set ``JAXRNN_DEBUG=1`` for the traceback.
 
 Compiled programs are kept in XLA's persistent cache (``$JAXRNN_CACHE_DIR``, default
 ``~/.cache/jaxrnn/xla``), so a second run of the same program skips most of its compile time;
-``JAXRNN_CACHE_DIR=off`` disables it.
+``JAXRNN_CACHE_DIR=off`` disables it. At start the command also makes glibc's malloc keep the
+memory it frees (``jaxrnn.host``; ``JAXRNN_MALLOC=default`` opts out).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import os
 import sys
 
 from jaxrnn.config import from_preset, parse_overrides, to_dict
+from jaxrnn.host import keep_freed_memory
 
 COMMANDS = {
     "demo": ("jaxrnn.tasks.demo", "train a small RNN on a sine wave (seconds)"),
@@ -96,6 +98,7 @@ def enable_compilation_cache() -> None:
 def main(argv=None) -> int:
     parser, modules = build_parser()
     enable_compilation_cache()
+    keep_freed_memory()
     args, extra = parser.parse_known_args(argv)
     module = modules[args.command]
     try:

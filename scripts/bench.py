@@ -10,6 +10,8 @@ Prints Markdown tables and writes JSON:
    with the machine's thread count and with 1 thread; the ratio uses the faster of the two;
 2. each step's share of the matrix-multiply ceiling measured here with a large jitted matmul;
 3. compile time of each jaxrnn program and its trace count (must be 1);
+   (jaxrnn and Flax run with glibc malloc keeping freed memory, as the ``jaxrnn`` command does,
+   see jaxrnn/host.py; ``--malloc default`` turns that off; PyTorch is timed both ways;)
 4. peak memory (XLA's buffer assignment for the compiled gradient) over long sequences with and
    without ``jax.checkpoint`` of the step, and the time each takes;
 5. the per-sample-SGD "vlasov" sine run against numpy (scripts/bench_sine.py), if present.
@@ -103,10 +105,13 @@ def bench_throughput(args, ceiling):
             if "torch" in args.frameworks:
                 # In a fresh process (see time_torch_in_subprocess), with the machine's thread
                 # count and with 1 thread: OpenMP threads spin at barriers, so on a busy
-                # machine 1 thread can win. The ratio uses the faster (generous to PyTorch).
+                # machine 1 thread can win. The ratio uses the fastest (generous to PyTorch).
+                # Each also with and without the malloc setting jaxrnn uses (jaxrnn.host).
                 for n in sorted({1, args.threads}):
-                    sec[f"torch{n}t"] = bench_peers.time_torch_in_subprocess(
-                        cell, H, T, B, V, n, args.rounds, args.min_time)
+                    for keep in (False, True):
+                        sec[f"torch{n}t" + ("_keep" if keep else "")] = \
+                            bench_peers.time_torch_in_subprocess(
+                                cell, H, T, B, V, n, args.rounds, args.min_time, keep)
             torch_keys = [k for k in sec if k.startswith("torch")]
             if torch_keys:
                 best = min(torch_keys, key=sec.get)
@@ -220,18 +225,26 @@ def main(argv=None):
     p.add_argument("--sine-numpy-epochs", type=int, default=3)
     p.add_argument("--skip", type=lambda s: s.split(","), default=[],
                    help="parts to skip: throughput,memory,sine")
+    p.add_argument("--malloc", choices=["keep", "default"], default="keep",
+                   help="keep: glibc malloc keeps freed memory (jaxrnn.host, as the jaxrnn "
+                        "command does) for jaxrnn and Flax in this process; default: glibc's "
+                        "defaults. PyTorch is timed both ways either way")
     p.add_argument("--json", default="runs/bench.json")
     args = p.parse_args(argv)
     bad = set(args.sizes) - set(SIZES) or set(args.cells) - set(GATES)
     if bad:
         p.error(f"unknown size/cell {sorted(bad)}; sizes {list(SIZES)}, cells {list(GATES)}")
+    from jaxrnn.host import keep_freed_memory
+
+    malloc_kept = args.malloc == "keep" and keep_freed_memory()
     import jax
 
     device = jax.devices()[0]
     n = 2048 if device.platform != "cpu" else 1024
     ceiling = matmul_ceiling(n)
     results = {"machine": f"{device.platform} {device.device_kind}, {os.cpu_count()} CPUs, "
-                          f"torch threads {args.threads}",
+                          f"torch threads {args.threads}, jaxrnn/Flax malloc "
+                          f"{'keeps freed memory' if malloc_kept else 'glibc default'}",
                "ceiling_gflops": ceiling / 1e9, "ceiling_n": n, "args": vars(args)}
     print(f"matmul ceiling: {ceiling / 1e9:.1f} GFLOP/s", flush=True)
     if "throughput" not in args.skip:

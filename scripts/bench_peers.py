@@ -133,20 +133,24 @@ def flax_step(cell, H, T, B, V):
     return step, sync
 
 
-def time_torch_in_subprocess(cell, H, T, B, V, threads, rounds, min_time) -> float:
+def time_torch_in_subprocess(cell, H, T, B, V, threads, rounds, min_time,
+                             keep_freed_memory=False) -> float:
     """Median seconds per PyTorch step, measured in a fresh process.
 
     In the benchmark's own process XLA's CPU worker threads keep spinning after each jaxrnn or
     Flax step and steal the cores from PyTorch's OpenMP threads (measured: 180 chars/s
     in-process vs 3,400 standalone for the small RNN), so PyTorch is timed on its own.
+    ``keep_freed_memory``: apply ``jaxrnn.host.keep_freed_memory`` in that process first.
     """
     import json
+    import os
     import subprocess
     import sys
 
     cmd = [sys.executable, __file__, "torch", cell, str(H), str(T), str(B), str(V),
            str(threads), str(rounds), str(min_time)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    env = dict(os.environ, JAXRNN_MALLOC="keep" if keep_freed_memory else "default")
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])["sec_per_step"]
 
 
@@ -155,6 +159,9 @@ def _torch_worker(argv):
     import statistics
 
     cell, H, T, B, V, threads, rounds, min_time = argv
+    from jaxrnn.host import keep_freed_memory
+
+    keep_freed_memory()  # a no-op with JAXRNN_MALLOC=default
     step, sync = torch_step(cell, int(H), int(T), int(B), int(V), int(threads))
     for _ in range(3):
         step()
