@@ -9,7 +9,8 @@ Prints Markdown tables and writes JSON:
    right after, in a fresh process (XLA's spinning worker threads would starve it in this one),
    with the machine's thread count and with 1 thread; the ratio uses the faster of the two;
 2. each step's share of the matrix-multiply ceiling measured here with a large jitted matmul;
-3. compile time of each jaxrnn program and its trace count (must be 1);
+3. compile time of each jaxrnn program and its trace count (must be 1); the RNN uses
+   ``unroll(backward="fused")`` (``--rnn-backward scan`` for lax.scan's own transpose);
    (jaxrnn and Flax run with glibc malloc keeping freed memory, as the ``jaxrnn`` command does,
    see jaxrnn/host.py; ``--malloc default`` turns that off; PyTorch is timed both ways;)
 4. peak memory (XLA's buffer assignment for the compiled gradient) over long sequences with and
@@ -96,7 +97,9 @@ def bench_throughput(args, ceiling):
         H, B, T = SIZES[size]
         for cell in args.cells:
             runners = {}
-            jr = bench_peers.jaxrnn_step(cell, H, T, B, V, unroll=args.unroll)
+            backward = args.rnn_backward if cell == "rnn" else "scan"
+            jr = bench_peers.jaxrnn_step(cell, H, T, B, V, unroll=args.unroll,
+                                         backward=backward)
             runners["jaxrnn"] = jr
 
             if "flax" in args.frameworks:
@@ -220,6 +223,8 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=5, help="timing rounds (median reported)")
     p.add_argument("--min-time", type=float, default=0.5, help="seconds per timing round")
     p.add_argument("--unroll", type=int, default=1, help="lax.scan unroll for jaxrnn")
+    p.add_argument("--rnn-backward", choices=["fused", "scan"], default="fused",
+                   help="unroll's backward for the RNN: fused (jaxrnn.rnn_backward) or scan")
     p.add_argument("--memory-T", type=lambda s: [int(x) for x in s.split(",") if x],
                    default=[1000, 5000])
     p.add_argument("--sine-numpy-epochs", type=int, default=3)

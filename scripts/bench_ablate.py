@@ -10,7 +10,9 @@ and prints the ratio (> 1: the optimisation helps):
   gather of ``W_x`` vs the one-hot matmul;
 - ``fused gates``: one (4H, H) recurrent matmul per step (jaxrnn) vs four per-gate (H, H) ones
   (LSTM);
-- ``unroll``: ``lax.scan(unroll=1)`` (jaxrnn's CPU default) vs unroll 4 and full unroll.
+- ``unroll``: ``lax.scan(unroll=1)`` (jaxrnn's CPU default) vs unroll 4 and full unroll;
+- ``rnn backward``: ``unroll(backward="fused")`` (the RNN's hand-written backward pass, which
+  forms ``dW_hh`` after the loop) vs ``lax.scan``'s own transpose.
 
 The allocator setting is measured across processes by scripts/bench_malloc.py, and
 ``jax.checkpoint`` by scripts/bench.py's memory table.
@@ -59,7 +61,7 @@ def _lstm_per_gate(fused, carry, px):
     return LSTMCarry(h, c), h
 
 
-def _step(cell, size, *, project=None, recur=None, unroll=1):
+def _step(cell, size, *, project=None, recur=None, unroll=1, backward="scan"):
     """bench_peers.jaxrnn_step with the projection or the LSTM recurrence swapped out."""
     from jaxrnn import cells
 
@@ -72,24 +74,27 @@ def _step(cell, size, *, project=None, recur=None, unroll=1):
         if recur is not None:
             swapped = cells.get_cell(cell)._replace(recur=recur)
             cells.get_cell = lambda name, activation="tanh": swapped
-        return bench_peers.jaxrnn_step(cell, H, T, B, V, unroll=unroll)
+        return bench_peers.jaxrnn_step(cell, H, T, B, V, unroll=unroll, backward=backward)
     finally:
         U._project_all, cells.get_cell = saved
 
 
 def ablations(cells_, sizes):
-    """(name, cell, size, {label: step}) with jaxrnn's own choice first."""
+    """(name, cell, size, build): build() -> {label: step}, jaxrnn's own choice first."""
     for size in sizes:
         for cell in cells_:
-            yield "projection", cell, size, {
-                "row gather": _step(cell, size), "column gather": _step(
-                    cell, size, project=_column_gather), "one-hot matmul": _step(
-                    cell, size, project=_one_hot_matmul)}
-        yield "fused gates", "lstm", size, {
+            yield "projection", cell, size, lambda cell=cell, size=size: {
+                "row gather": _step(cell, size),
+                "column gather": _step(cell, size, project=_column_gather),
+                "one-hot matmul": _step(cell, size, project=_one_hot_matmul)}
+        yield "fused gates", "lstm", size, lambda size=size: {
             "fused": _step("lstm", size), "per gate": _step("lstm", size, recur=_lstm_per_gate)}
+        if "rnn" in cells_:
+            yield "rnn backward", "rnn", size, lambda size=size: {
+                "fused": _step("rnn", size, backward="fused"), "scan": _step("rnn", size)}
         for cell in cells_:
             T = bench.SIZES[size][2]
-            yield "unroll", cell, size, {
+            yield "unroll", cell, size, lambda cell=cell, size=size, T=T: {
                 "unroll 1": _step(cell, size), "unroll 4": _step(cell, size, unroll=4),
                 f"unroll {T}": _step(cell, size, unroll=T)}
 
@@ -98,6 +103,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sizes", type=lambda s: s.split(","), default=list(bench.SIZES))
     p.add_argument("--cells", type=lambda s: s.split(","), default=list(bench.GATES))
+    p.add_argument("--only", type=lambda s: s.split(","), default=None,
+                   help="only these optimisations, e.g. 'rnn backward,projection'")
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--min-time", type=float, default=0.4)
     args = p.parse_args(argv)
@@ -106,7 +113,10 @@ def main(argv=None):
     keep_freed_memory()
     print("| optimisation | cell | size | variants chars/s (jaxrnn's first) | jaxrnn / each other |")
     print("|---|---|---|---|---|")
-    for name, cell, size, runners in ablations(args.cells, args.sizes):
+    for name, cell, size, build in ablations(args.cells, args.sizes):
+        if args.only and name not in args.only:
+            continue
+        runners = build()
         H, B, T = bench.SIZES[size]
         sec = bench.time_interleaved(runners, args.rounds, args.min_time)
         first, *others = sec

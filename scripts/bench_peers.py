@@ -20,9 +20,10 @@ def batch(T, B, V, seed=0):
     return ids[:-1], ids[1:]
 
 
-def jaxrnn_step(cell, H, T, B, V, *, unroll=1, checkpoint=False):
-    """jaxrnn: int inputs (the one-hot matmul done as a column gather), hoisted input
-    projection, fused gates, donated params and optimiser state."""
+def jaxrnn_step(cell, H, T, B, V, *, unroll=1, checkpoint=False, backward="scan"):
+    """jaxrnn: int inputs (the one-hot matmul done as a row gather), hoisted input
+    projection, fused gates, donated params and optimiser state; ``backward`` as ``unroll``'s
+    (only the RNN has "fused")."""
     import jax
     import jax.numpy as jnp
 
@@ -36,7 +37,7 @@ def jaxrnn_step(cell, H, T, B, V, *, unroll=1, checkpoint=False):
 
     def loss_fn(p):
         return model.sequence_loss(c, p, xs, ys, "xent_mean", unroll=unroll,
-                                   checkpoint=checkpoint)[0]
+                                   checkpoint=checkpoint, backward=backward)[0]
 
     def train_step(p, s):
         traces.append(1)  # runs only while tracing
