@@ -42,6 +42,7 @@ class ModelSpec(NamedTuple):
     forget_bias: float = 1.0
     embed_init: str = "uniform(0.05)"
     dtype: str = "float32"
+    backward: str = "scan"  # unroll's backward: "fused" is the RNN's hand-written one
 
 
 def _reinit_biases(key, params: dict, spec: ModelSpec) -> dict:
@@ -99,7 +100,7 @@ def apply(spec: ModelSpec, params: dict, ids, carries, *, key=None, train: bool 
     rate = spec.dropout if train else 0.0
     cell = get_cell(spec.cell, spec.activation)
     hs, carries = unroll_stack(cell, params["layers"], xs, carries, dropout=rate,
-                               key=key if rate else None)  # (T, [B,] H)
+                               key=key if rate else None, backward=spec.backward)  # (T, [B,] H)
     out = readout
     for _ in range(hs.ndim - 1):
         out = jax.vmap(out, (None, 0))

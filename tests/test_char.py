@@ -34,14 +34,16 @@ def _np_params(params):
     (False, False, "sum"),  # the min-char seed: zero state per window, eps outside the sqrt
     (True, True, "sum"),  # min-char-rnn: state carried, eps inside
     (True, False, "mean")])
-def test_train_steps_match_numpy_min_char_rnn(carry_state, eps_inside, reduce):
+@pytest.mark.parametrize("backward", ["scan", "fused"])
+def test_train_steps_match_numpy_min_char_rnn(carry_state, eps_inside, reduce, backward):
     vocab = build_vocab(TEXT)
     ids = vocab.encode(TEXT)
     T, B, n_steps, lr = 6, 2, 7, 0.1
     streams = make_streams(ids, B, T)
     k = (streams.shape[1] - 1) // T
     spec = ModelSpec("rnn", vocab.size, 10, input_init="randn001",
-                     recurrent_init="identity001", readout_init="randn001", dtype="float64")
+                     recurrent_init="identity001", readout_init="randn001", dtype="float64",
+                     backward=backward)
     opt = optim.make_optimizer("adagrad", lr, clip="value", clip_value=5.0, eps=1e-8,
                                eps_inside_sqrt=eps_inside)
     sched = Schedule("stream", T, B, 3, carry_state, reduce, 1e9, 0.999)
@@ -230,3 +232,8 @@ def test_reproduce_section_runs_offline(tmp_path, monkeypatch):
     assert summary["val_loss"] < np.log(summary["vocab_size"])  # learned something
     again = char.reproduce_section(tmp_path, quick=True)  # rerun: resumes the finished run
     assert again.split("|")[:4] == text.split("|")[:4]  # same losses (timings may differ)
+
+
+def test_fused_backward_is_for_the_rnn_only():
+    with pytest.raises(ValueError, match="backward='fused' is for cell='rnn' only"):
+        char.Config(cell="lstm", backward="fused").validate()

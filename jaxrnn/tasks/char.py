@@ -54,6 +54,7 @@ class Config:
     bias_init: str = "uniform008"
     forget_bias: float = 1.0
     dtype: Literal["float32", "float64"] = "float32"
+    backward: Literal["scan", "fused"] = "scan"  # fused: the RNN's own backward pass (faster)
     # optimisation
     window: int = 50
     batch: int = 50
@@ -94,6 +95,9 @@ class Config:
         if not self.val_fraction > 0:
             raise ValueError(f"val_fraction must be > 0 (validation drives the best checkpoint);"
                              f" got {self.val_fraction}")
+        if self.backward == "fused" and self.cell != "rnn":
+            raise ValueError(f"backward='fused' is for cell='rnn' only; got cell={self.cell!r} "
+                             f"(set backward=scan)")
         if self.batching == "random" and self.carry_state:
             raise ValueError("batching='random' draws unrelated windows: set carry_state=false")
         if not self.text and self.corpus not in corpora.CORPORA:
@@ -184,7 +188,7 @@ def make_optimizer(cfg: Config, k: int) -> optax.GradientTransformation:
 def model_spec(cfg: Config, vocab_size: int) -> ModelSpec:
     return ModelSpec(cfg.cell, vocab_size, cfg.hidden, cfg.layers, cfg.embed, cfg.activation,
                      cfg.dropout, cfg.input_init, cfg.recurrent_init, cfg.readout_init,
-                     cfg.bias_init, cfg.forget_bias, dtype=cfg.dtype)
+                     cfg.bias_init, cfg.forget_bias, dtype=cfg.dtype, backward=cfg.backward)
 
 
 # fields that do not change the compiled functions (given the model spec and the schedule)
