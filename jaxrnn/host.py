@@ -7,9 +7,10 @@ settings, blocks above the mmap threshold (128 KiB, rising to at most 32 MiB) ar
 kernel, so each step page-faults the same megabytes in again. ``keep_freed_memory`` turns both
 off (``M_MMAP_MAX = 0``, ``M_TRIM_THRESHOLD`` at its maximum) and the next step reuses the pages.
 
-Measured with ``scripts/bench.py`` sizes on the 2-core CPU (full training step, medium size):
-+16-34% for the LSTM and +30% for the GRU; see docs/performance.md. The cost is that the
-process's resident memory stays at its peak until it exits, which suits a training run.
+Measured by ``scripts/bench_malloc.py`` on the 2-core CPU (full training step, two runs): the
+medium LSTM 1.27-1.36x and GRU 1.29-1.51x faster, but the large GRU 0.86x and the small sizes
+0.95-1.12x; see docs/performance.md. The char presets are medium-sized. The other cost is that
+the process's resident memory stays at its peak until it exits, which suits a training run.
 
 The ``jaxrnn`` command calls it at start. It does nothing (and returns False) off glibc, e.g.
 on macOS, or when ``JAXRNN_MALLOC=default`` is set.
