@@ -35,11 +35,19 @@ from jaxrnn.manual_bptt import manual_bptt
 SCALES = (0.5, 1.0, 2.0)
 
 
+def scaled_norm(x, axis=-1):
+    """Euclidean norm along ``axis``, each slice divided by its largest entry first, so that a
+    vanished gradient (1e-25 in float32) is not squared into 0 (or a huge one into inf)."""
+    scale = jnp.max(jnp.abs(x), axis=axis, keepdims=True)
+    safe = jnp.where(scale > 0, scale, jnp.ones_like(scale))
+    return jnp.squeeze(scale, axis) * jnp.sqrt(jnp.sum((x / safe) ** 2, axis=axis))
+
+
 def hidden_grad_norms(cell, params, xs, targets, loss, carry0=None, *, window=None,
                       anchor="start"):
     """(T,) ``||dL/dh_t||`` over the batch and the units (gradient w.r.t. the hidden state)."""
     dhs = manual_bptt(cell, params, xs, targets, loss, carry0, window=window, anchor=anchor).dhs
-    return jnp.sqrt(jnp.sum(dhs.reshape(dhs.shape[0], -1) ** 2, axis=1))
+    return scaled_norm(dhs.reshape(dhs.shape[0], -1), axis=1)
 
 
 def _flat(carry):

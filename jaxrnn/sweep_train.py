@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxrnn.cells import readout
+from jaxrnn.diagnostics import scaled_norm
 from jaxrnn.optim import make_optimizer
 from jaxrnn.unroll import unroll as unroll_core
 from jaxrnn.unroll import window_cuts
@@ -113,8 +114,5 @@ def carry_grad_norms(cell, params: dict, xs, loss_of_preds):
 
 
 def row_norms(g):
-    """(T,) Euclidean norms of the rows of g (T, N), scaled by each row's largest entry first,
-    so that a vanished gradient of 1e-25 in float32 is not squared into 0."""
-    scale = jnp.max(jnp.abs(g), axis=1, keepdims=True)  # (T, 1)
-    safe = jnp.where(scale > 0, scale, jnp.ones_like(scale))
-    return scale[:, 0] * jnp.sqrt(jnp.sum((g / safe) ** 2, axis=1))
+    """(T,) Euclidean norms of the rows of g (T, N), underflow-safe (``scaled_norm``)."""
+    return scaled_norm(g, axis=1)

@@ -9,7 +9,7 @@ from jax import lax
 
 from jaxrnn.cells import LSTMCarry, readout
 from jaxrnn.diagnostics import (hidden_grad_norms, jacobian_spectra, scale_recurrent,
-                                step_jacobians, truncation_bias, write_diagnostics)
+                                scaled_norm, step_jacobians, truncation_bias, write_diagnostics)
 from jaxrnn.gradcheck import make_problem
 from jaxrnn.manual_bptt import manual_bptt
 from jaxrnn.model import get_loss, sequence_loss
@@ -36,6 +36,33 @@ def dl_dh_by_perturbation(p, window, anchor):
         return get_loss(loss)(jnp.stack(preds), targets)
 
     return jax.jit(jax.grad(f))(jnp.zeros(xs.shape[:2] + (params["readout"]["W_hy"].shape[1],)))
+
+
+def test_scaled_norm_does_not_underflow_or_overflow_in_float32():
+    g = jnp.array([[3e-25, 4e-25], [0.0, 0.0], [3e20, -4e20]], jnp.float32)
+    np.testing.assert_allclose(np.asarray(scaled_norm(g), np.float64), [5e-25, 0.0, 5e20],
+                               rtol=1e-6)
+
+
+def test_vanished_hidden_gradients_keep_their_size_in_float32():
+    """W_hh x 1e-3 over 10 steps: ||dL/dh_1|| ~ 1e-27, whose square is 0 in float32."""
+    p = make_problem("rnn", "tanh", "last", steps=10, batch=2, hidden=3, dtype="float32")
+    cell, params, xs, targets, loss = p[:5]
+    params = dict(params, cell=dict(params["cell"], W_hh=params["cell"]["W_hh"] * 1e-3))
+    got = np.asarray(hidden_grad_norms(cell, params, xs, targets, loss), np.float64)
+    q = {k: np.asarray(v, np.float64) for k, v in {**params["cell"], **params["readout"]}.items()}
+    h, hs = np.zeros((2, 3)), []
+    for x in np.asarray(xs, np.float64):  # numpy float64 forward and backward (loss "last")
+        h = np.tanh(x @ q["W_xh"].T + h @ q["W_hh"].T + q["b_h"])
+        hs.append(h)
+    dh = 2.0 / 2 * (hs[-1] @ q["W_hy"].T + q["b_y"] - np.asarray(targets, np.float64)) @ q["W_hy"]
+    want = [np.linalg.norm(dh)]
+    for t in range(9, 0, -1):
+        dh = (dh * (1.0 - hs[t] ** 2)) @ q["W_hh"]
+        want.append(np.linalg.norm(dh))
+    want = np.array(want[::-1])
+    assert want[0] < 1e-22  # the case: squares underflow float32
+    np.testing.assert_allclose(got, want, rtol=1e-3)
 
 
 @pytest.mark.parametrize("cell,loss,window,anchor", [

@@ -22,6 +22,7 @@ from jax import lax
 
 from jaxrnn import model, train
 from jaxrnn.cells import get_cell, readout
+from jaxrnn.diagnostics import scaled_norm
 
 NUMPY_DRAWS = {
     "uniform01": lambda rs, shape: rs.uniform(0.0, 1.0, shape),
@@ -210,5 +211,5 @@ def _hidden_grad_norms(cfg, params, xs, Y):
     zeros = jax.tree_util.tree_map(lambda c: jnp.zeros((xs_t.shape[0],) + c.shape, c.dtype),
                                    carry0)
     grads = jax.grad(total_loss)(zeros)
-    sq = sum(jnp.sum(g ** 2, axis=-1) for g in jax.tree_util.tree_leaves(grads))  # (T, N)
-    return jnp.mean(jnp.sqrt(sq), axis=1)
+    g = jnp.concatenate(jax.tree_util.tree_leaves(grads), axis=-1)  # (T, N, S)
+    return jnp.mean(scaled_norm(g, axis=-1), axis=1)  # underflow-safe in float32
