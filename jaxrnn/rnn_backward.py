@@ -57,11 +57,12 @@ def recurrence(activation: str, W_hh, pxs, h0, unroll=1):
 
 def _fwd(activation, W_hh, pxs, h0, unroll):
     hs, h = _forward(activation, W_hh, pxs, h0, unroll)
-    return (hs, h), (W_hh, h0, hs)
+    px_dtype = jnp.zeros((0,), pxs.dtype)  # cotangents take their primal's dtype
+    return (hs, h), (W_hh, h0, hs, px_dtype)
 
 
 def _bwd(activation, unroll, residuals, cotangents):
-    W_hh, h0, hs = residuals
+    W_hh, h0, hs, px_dtype = residuals
     dhs, dh_last = cotangents
     derivative = _DERIVATIVE[activation]
 
@@ -74,7 +75,7 @@ def _bwd(activation, unroll, residuals, cotangents):
     h_prev = jnp.concatenate([h0[None], hs[:-1]])
     H = W_hh.shape[0]
     dW_hh = dpres.reshape(-1, H).T @ h_prev.reshape(-1, H)
-    return dW_hh, dpres, dh0
+    return dW_hh.astype(W_hh.dtype), dpres.astype(px_dtype.dtype), dh0.astype(h0.dtype)
 
 
 recurrence.defvjp(_fwd, _bwd)

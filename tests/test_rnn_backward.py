@@ -80,3 +80,15 @@ def test_refuses_what_it_does_not_support():
         unroll(lstm, lstm.init(jax.random.PRNGKey(0), 2, 3), xs, backward="fused")
     with pytest.raises(ValueError, match="backward must be"):
         unroll(cell, params, xs, backward="fast")
+
+
+def test_gradients_take_their_params_dtypes():
+    """float32 params with float64 inputs: the carry is float64, the gradients are not."""
+    cell = get_cell("rnn")
+    params = cell.init(jax.random.PRNGKey(0), 3, 4)  # float32
+    xs = jnp.ones((5, 2, 3), jnp.float64)
+    g = jax.grad(lambda p: unroll(cell, p, xs, backward="fused")[0].sum())(params)
+    assert {k: v.dtype for k, v in g.items()} == {k: v.dtype for k, v in params.items()}
+    h0 = jnp.zeros((2, 4), jnp.float64)
+    assert jax.grad(lambda h: unroll(cell, params, xs, h, backward="fused")[0].sum())(
+        h0).dtype == jnp.float64
