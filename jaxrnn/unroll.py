@@ -146,13 +146,25 @@ def _project_all(fused, xs, project):
 
     Int (one-hot) inputs gather *rows* of ``W_xᵀ`` (V, G): contiguous copies, and a row
     scatter-add on the backward pass. The per-example ``Cell.project`` gathers columns of
-    ``W_x`` (G, V), which, vmapped over (T, B), is a strided gather: in an interleaved A/B of
-    the full training step (scripts/bench.py sizes) rows were 0.99-1.10x as fast for the LSTM
-    and GRU and 1.5x for the small RNN. Float inputs use the vmapped matmul.
+    ``W_x`` (G, V), which, vmapped over (T, B), is a strided gather: in interleaved A/Bs of
+    the full training step (scripts/bench_ablate.py) rows were 0.99-1.10x as fast for the LSTM
+    and GRU and 1.5-1.95x for the small RNN. Float inputs use the vmapped matmul.
     """
     if jnp.issubdtype(xs.dtype, jnp.integer):
         return fused["W_x"].T[xs] + fused["b_x"].reshape((1,) * xs.ndim + (-1,))
     return jax.vmap(project, (None, 0))(fused, xs)
+
+
+def _batched(cell, params, xs, carry0, batch_shape):
+    """The cell's project/recur vmapped over the batch axes, and the checked (or zero) carry0."""
+    project, recur = cell.project, cell.recur
+    for _ in batch_shape:
+        project, recur = jax.vmap(project, (None, 0)), jax.vmap(recur, (None, 0, 0))
+    if carry0 is None:
+        carry0 = cell.init_carry(params, batch_shape, _carry_dtype(params, xs))
+    else:
+        _check_carry(cell, params, carry0, batch_shape)
+    return project, recur, carry0
 
 
 def unroll(cell: Cell, params: dict, xs, carry0=None, *, reverse=False, lengths=None,
@@ -205,15 +217,9 @@ def unroll(cell: Cell, params: dict, xs, carry0=None, *, reverse=False, lengths=
         cuts = window_cuts(T, window, anchor, valid, reverse)
     fused = cell.fuse(params)
     xs = jnp.asarray(xs)
-    project, recur = cell.project, cell.recur
-    for _ in batch_shape:
-        project, recur = jax.vmap(project, (None, 0)), jax.vmap(recur, (None, 0, 0))
+    project, recur, carry0 = _batched(cell, params, xs, carry0, batch_shape)
     # Hoisted: one batched projection for all steps. Checkpointed: projected inside the step.
     pxs = xs if checkpoint else _project_all(fused, xs, project)  # (T, [B,] G)
-    if carry0 is None:
-        carry0 = cell.init_carry(params, batch_shape, _carry_dtype(params, xs))
-    else:
-        _check_carry(cell, params, carry0, batch_shape)
 
     def body(carry, inputs):
         px, m, r, cut = inputs
@@ -250,13 +256,7 @@ def _unroll_fused_backward(cell, params, xs, carry0, backward, unroll, batch_sha
                          f"use backward='scan' for those")
     fused = cell.fuse(params)
     xs = jnp.asarray(xs)
-    if carry0 is None:
-        carry0 = cell.init_carry(params, batch_shape, _carry_dtype(params, xs))
-    else:
-        _check_carry(cell, params, carry0, batch_shape)
-    project = cell.project
-    for _ in batch_shape:
-        project = jax.vmap(project, (None, 0))
+    project, _, carry0 = _batched(cell, params, xs, carry0, batch_shape)
     pxs = _project_all(fused, xs, project)
     return rnn_backward.recurrence(cell.activation, fused["W_h"], pxs, carry0, unroll)
 
