@@ -109,10 +109,5 @@ def carry_grad_norms(cell, params: dict, xs, loss_of_preds):
     T = xs.shape[0]
     zeros = jax.tree_util.tree_map(lambda c: jnp.zeros((T,) + c.shape, c.dtype), carry0)
     grads = jax.grad(total)(zeros)
-    return row_norms(jnp.concatenate([x.reshape(T, -1) for x in
-                                      jax.tree_util.tree_leaves(grads)], axis=1))
-
-
-def row_norms(g):
-    """(T,) Euclidean norms of the rows of g (T, N), underflow-safe (``scaled_norm``)."""
-    return scaled_norm(g, axis=1)
+    g = jnp.concatenate([x.reshape(T, -1) for x in jax.tree_util.tree_leaves(grads)], axis=1)
+    return scaled_norm(g, axis=1)  # (T,), underflow-safe in float32
