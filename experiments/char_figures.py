@@ -10,7 +10,11 @@ import json
 import sys
 from pathlib import Path
 
-from jaxrnn import plots_char, plotting, runs
+from jaxrnn.plots import char as plots_char
+
+from jaxrnn.plots import common as plotting
+
+from jaxrnn.io import runs
 
 
 def main(results: Path) -> None:

@@ -19,10 +19,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrnn.config import override
-from jaxrnn.tasks import sine
-from jaxrnn.tasks.sine_config import PRESETS
-from jaxrnn.tasks.sine_fit import init_params, make_evaluate, make_run_chunk
+from jaxrnn.io.config import override
+from jaxrnn.tasks.sine import main as sine
+from jaxrnn.tasks.sine.config import PRESETS
+from jaxrnn.tasks.sine.fit import init_params, make_evaluate, make_run_chunk
 
 
 def seed_spread(name: str, seeds: int, epochs: int | None = None, changes=None) -> dict:

@@ -4,7 +4,7 @@
 
 The vidhya model (SEEDS.md A): H=100, sigmoid, no biases, U (H, T=50) with the per-position input
 encoding, V (1, H), all weights uniform(0, 1) (jax.random seed --seed), loss ½(ŷ - y)², window 5
-anchored at the end. For each training record the recipe of ``jaxrnn.seed_backward`` (with all,
+anchored at the end. For each training record the recipe of ``jaxrnn.grad.seed_backward`` (with all,
 some or none of its defects) is compared with the true truncated gradient (manual BPTT, itself
 checked against ``jax.grad`` of ``sequence_loss`` here). The same is repeated at a small
 unsaturated init (all weights N(0, 0.01²)), where the true gradient is not ~0.
@@ -20,10 +20,10 @@ import numpy as np
 jax.config.update("jax_enable_x64", True)
 
 from jaxrnn.cells import get_cell  # noqa: E402
-from jaxrnn.manual_bptt import manual_bptt  # noqa: E402
+from jaxrnn.grad.manual_bptt import manual_bptt  # noqa: E402
 from jaxrnn.model import init_model, sequence_loss  # noqa: E402
-from jaxrnn.seed_backward import SEEDS_LISTED, VIDHYA_DEFECTS, vidhya_backward  # noqa: E402
-from jaxrnn.seed_backward import vlasov_backward  # noqa: E402
+from jaxrnn.grad.seed_backward import SEEDS_LISTED, VIDHYA_DEFECTS, vidhya_backward  # noqa: E402
+from jaxrnn.grad.seed_backward import vlasov_backward  # noqa: E402
 
 T, H, WINDOW, CLIP = 50, 100, 5, 10.0
 VARIANTS = {"as published (4 defects)": VIDHYA_DEFECTS,

@@ -12,7 +12,7 @@ Prints Markdown tables and writes JSON:
 3. compile time of each jaxrnn program and its trace count (must be 1); the RNN uses
    ``unroll(backward="fused")`` (``--rnn-backward scan`` for lax.scan's own transpose);
    (jaxrnn and Flax run with glibc malloc keeping freed memory, as the ``jaxrnn`` command does,
-   see jaxrnn/host.py; ``--malloc default`` turns that off; PyTorch is timed both ways;)
+   see jaxrnn/io/malloc.py; ``--malloc default`` turns that off; PyTorch is timed both ways;)
 4. peak memory (XLA's buffer assignment for the compiled gradient) over long sequences with and
    without ``jax.checkpoint`` of the step, and the time each takes;
 5. the per-sample-SGD "vlasov" sine run against numpy (scripts/bench_sine.py), if present.
@@ -109,7 +109,7 @@ def bench_throughput(args, ceiling):
                 # In a fresh process (see time_torch_in_subprocess), with the machine's thread
                 # count and with 1 thread: OpenMP threads spin at barriers, so on a busy
                 # machine 1 thread can win. The ratio uses the fastest (generous to PyTorch).
-                # Each also with and without the malloc setting jaxrnn uses (jaxrnn.host).
+                # Each also with and without the malloc setting jaxrnn uses (jaxrnn.io.malloc).
                 for n in sorted({1, args.threads}):
                     for keep in (False, True):
                         sec[f"torch{n}t" + ("_keep" if keep else "")] = \
@@ -231,7 +231,7 @@ def main(argv=None):
     p.add_argument("--skip", type=lambda s: s.split(","), default=[],
                    help="parts to skip: throughput,memory,sine")
     p.add_argument("--malloc", choices=["keep", "default"], default="keep",
-                   help="keep: glibc malloc keeps freed memory (jaxrnn.host, as the jaxrnn "
+                   help="keep: glibc malloc keeps freed memory (jaxrnn.io.malloc, as the jaxrnn "
                         "command does) for jaxrnn and Flax in this process; default: glibc's "
                         "defaults. PyTorch is timed both ways either way")
     p.add_argument("--json", default="runs/bench.json")
@@ -239,7 +239,7 @@ def main(argv=None):
     bad = set(args.sizes) - set(SIZES) or set(args.cells) - set(GATES)
     if bad:
         p.error(f"unknown size/cell {sorted(bad)}; sizes {list(SIZES)}, cells {list(GATES)}")
-    from jaxrnn.host import keep_freed_memory
+    from jaxrnn.io.malloc import keep_freed_memory
 
     malloc_kept = args.malloc == "keep" and keep_freed_memory()
     import jax

@@ -113,7 +113,7 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--min-time", type=float, default=0.4)
     args = p.parse_args(argv)
-    from jaxrnn.host import keep_freed_memory
+    from jaxrnn.io.malloc import keep_freed_memory
 
     keep_freed_memory()
     print("| cell | size | scan transpose chars/s | custom VJP chars/s | custom / scan | "

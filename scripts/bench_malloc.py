@@ -1,4 +1,4 @@
-"""What ``jaxrnn.host.keep_freed_memory`` buys: jaxrnn's training throughput with glibc's default
+"""What ``jaxrnn.io.malloc.keep_freed_memory`` buys: jaxrnn's training throughput with glibc's default
 malloc and with freed memory kept, each in fresh processes, alternated to spread machine noise.
 
     python scripts/bench_malloc.py --repeats 3

@@ -141,7 +141,7 @@ def time_torch_in_subprocess(cell, H, T, B, V, threads, rounds, min_time,
     In the benchmark's own process XLA's CPU worker threads keep spinning after each jaxrnn or
     Flax step and steal the cores from PyTorch's OpenMP threads (measured: 180 chars/s
     in-process vs 3,400 standalone for the small RNN), so PyTorch is timed on its own.
-    ``keep_freed_memory``: apply ``jaxrnn.host.keep_freed_memory`` in that process first.
+    ``keep_freed_memory``: apply ``jaxrnn.io.malloc.keep_freed_memory`` in that process first.
     """
     import json
     import os
@@ -160,7 +160,7 @@ def _torch_worker(argv):
     import statistics
 
     cell, H, T, B, V, threads, rounds, min_time = argv
-    from jaxrnn.host import keep_freed_memory
+    from jaxrnn.io.malloc import keep_freed_memory
 
     keep_freed_memory()  # a no-op with JAXRNN_MALLOC=default
     step, sync = torch_step(cell, int(H), int(T), int(B), int(V), int(threads))

@@ -2,7 +2,7 @@
 updates) in jaxrnn against a straightforward numpy per-sample implementation of the same
 algorithm, written here for the benchmark. Both run in this process; the ratio is printed.
 
-- jaxrnn: ``jaxrnn.tasks.sine.fit`` exactly as ``jaxrnn sine --preset vlasov`` runs it (float32,
+- jaxrnn: ``jaxrnn.tasks.sine.main.fit`` exactly as ``jaxrnn sine --preset vlasov`` runs it (float32,
   chunks of 100 epochs, every epoch also scored on the whole train and held-out sets). Compile
   time (ahead-of-time ``lower().compile()``) and run time are reported separately.
 - numpy: float64, one Python-level forward and backward loop over the 10 steps per sample, loss
@@ -26,9 +26,9 @@ jax.config.update("jax_enable_x64", True)  # for the float64 agreement check onl
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from jaxrnn.tasks import sine  # noqa: E402
-from jaxrnn.tasks.sine_config import PRESETS  # noqa: E402
-from jaxrnn.tasks.sine_fit import init_params  # noqa: E402
+from jaxrnn.tasks.sine import main as sine  # noqa: E402
+from jaxrnn.tasks.sine.config import PRESETS  # noqa: E402
+from jaxrnn.tasks.sine.fit import init_params  # noqa: E402
 
 
 def numpy_sgd(p, X, Y, epochs, lr, clip, log_every=200):

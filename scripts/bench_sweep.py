@@ -1,6 +1,6 @@
 """Benchmark: N seeds of a sine preset as one vmapped program vs N sequential runs of the same code.
 
-Both sides run ``jaxrnn.sweep_sine``'s training program (without the gradient diagnostics) for
+Both sides run ``jaxrnn.tasks.sine.sweep``'s training program (without the gradient diagnostics) for
 the same configs and seeds: once as ``jit(vmap(train))`` over the N runs (the sweep runner,
 ``run_sharded``), and once as ``jit(train)`` called N times one after another. Compilation is
 timed apart and excluded from the ratio (each side compiles once); both sides' results are
@@ -21,12 +21,12 @@ import time
 import jax
 import numpy as np
 
-from jaxrnn.config import from_preset
-from jaxrnn.runs import versions
-from jaxrnn.sweep import init_params
-from jaxrnn.sweep_spec import Run
-from jaxrnn.sweep_sine import make_program
-from jaxrnn.sweep_tasks import get_task
+from jaxrnn.io.config import from_preset
+from jaxrnn.io.runs import versions
+from jaxrnn.sweep.runner import init_params
+from jaxrnn.sweep.spec import Run
+from jaxrnn.tasks.sine.sweep import make_program
+from jaxrnn.sweep.contract import get_task
 
 
 def timed(fn, args) -> tuple:

@@ -48,7 +48,7 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--top", type=int, default=20)
     args = p.parse_args(argv)
-    from jaxrnn.host import keep_freed_memory
+    from jaxrnn.io.malloc import keep_freed_memory
 
     keep_freed_memory()
     import jax

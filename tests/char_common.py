@@ -1,7 +1,7 @@
 """Shared by the character-model tests: one tiny text and one tiny config, so that tests in
 one session reuse the same compiled train step (``tasks.char.jitted`` caches by config)."""
-from jaxrnn.config import override
-from jaxrnn.tasks import char
+from jaxrnn.io.config import override
+from jaxrnn.tasks.char import main as char
 
 TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n"
         "First Citizen:\nYou are all resolved rather to die than to famish?\n") * 3

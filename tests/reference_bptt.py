@@ -1,6 +1,6 @@
 """numpy float64 reference for truncated BPTT, independent of jaxrnn's jnp code (tests only).
 
-A different algorithm from ``jaxrnn.manual_bptt``'s single reverse sweep: one example at a
+A different algorithm from ``jaxrnn.grad.manual_bptt``'s single reverse sweep: one example at a
 time, and for *each* loss term at step u a separate backward walk from u down to the first step
 of u's truncation window, ``start(u)`` (O(T²), the textbook per-output form). ``start(u)`` is
 computed directly: ``u - u mod k`` for windows anchored at the start, the largest ``t <= u``

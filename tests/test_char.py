@@ -11,13 +11,14 @@ import pytest
 
 import char_reference as ref
 from char_common import TEXT, cli_args, tiny, write_text
-from jaxrnn import cli, losses, optim
-from jaxrnn.char_loop import DivergenceError, ckpt_path, make_keys
-from jaxrnn.char_model import ModelSpec, apply, init_params
-from jaxrnn.char_train import Schedule, init_state, make_chunk_fn
-from jaxrnn.checkpoint import load
+from jaxrnn import losses, optim
+from jaxrnn.cli.main import main as cli
+from jaxrnn.tasks.char.loop import DivergenceError, ckpt_path, make_keys
+from jaxrnn.tasks.char.model import ModelSpec, apply, init_params
+from jaxrnn.tasks.char.step import Schedule, init_state, make_chunk_fn
+from jaxrnn.io.checkpoint import load
 from jaxrnn.data.text import build_vocab, make_streams
-from jaxrnn.tasks import char
+from jaxrnn.tasks.char import main as char
 
 @pytest.fixture
 def text_file(tmp_path):

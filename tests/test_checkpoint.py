@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 from char_common import TEXT, write_text
-from jaxrnn import checkpoint, optim, runs
-from jaxrnn.char_loop import TIMING, ckpt_path
-from jaxrnn.config import override
-from jaxrnn.tasks import char
+from jaxrnn import optim
+from jaxrnn.io import checkpoint
+from jaxrnn.io import runs
+from jaxrnn.tasks.char.loop import TIMING, ckpt_path
+from jaxrnn.io.config import override
+from jaxrnn.tasks.char import main as char
 
 
 

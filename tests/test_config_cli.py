@@ -9,7 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrnn import cli, config, optim, train
+from jaxrnn import optim, train
+
+from jaxrnn.cli.main import main as cli
+
+from jaxrnn.io import config
 from jaxrnn.cells import get_cell
 from jaxrnn.model import init_model, sequence_loss
 

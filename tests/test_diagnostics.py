@@ -8,10 +8,10 @@ import pytest
 from jax import lax
 
 from jaxrnn.cells import LSTMCarry, readout
-from jaxrnn.diagnostics import (hidden_grad_norms, jacobian_spectra, scale_recurrent,
+from jaxrnn.grad.diagnostics import (hidden_grad_norms, jacobian_spectra, scale_recurrent,
                                 scaled_norm, step_jacobians, truncation_bias, write_diagnostics)
-from jaxrnn.gradcheck import make_problem
-from jaxrnn.manual_bptt import manual_bptt
+from jaxrnn.grad.gradcheck import make_problem
+from jaxrnn.grad.manual_bptt import manual_bptt
 from jaxrnn.model import get_loss, sequence_loss
 from jaxrnn.unroll import window_cuts
 from reference_bptt import lstm_step, rnn_step

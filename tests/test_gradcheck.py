@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from jaxrnn import cli
-from jaxrnn.gradcheck import (METHODS, compare, compute_gradients, corrupt_gradient, gradcheck,
+from jaxrnn.cli.main import main as cli
+from jaxrnn.grad.gradcheck import (METHODS, compare, compute_gradients, corrupt_gradient, gradcheck,
                               make_problem, manual_grads)
-from jaxrnn.grad_methods import grad_finite_diff, grad_rtrl
+from jaxrnn.grad.methods import grad_finite_diff, grad_rtrl
 from jaxrnn.model import LOSSES
 from reference_bptt import reference_bptt
 

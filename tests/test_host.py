@@ -1,10 +1,10 @@
-"""jaxrnn.host: the malloc setting applies on glibc and honours its opt-out."""
+"""jaxrnn.io.malloc: the malloc setting applies on glibc and honours its opt-out."""
 import platform
 import sys
 
 import pytest
 
-from jaxrnn import host
+from jaxrnn.io import malloc as host
 
 on_glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 

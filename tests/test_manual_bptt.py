@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from jaxrnn.cells import LSTMCarry
-from jaxrnn.gradcheck import make_problem
-from jaxrnn.manual_bptt import manual_bptt
+from jaxrnn.grad.gradcheck import make_problem
+from jaxrnn.grad.manual_bptt import manual_bptt
 from jaxrnn.model import LOSSES, sequence_loss
 from reference_bptt import reference_bptt
 

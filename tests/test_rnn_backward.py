@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from jaxrnn.cells import get_cell
-from jaxrnn.gradcheck import make_problem
+from jaxrnn.grad.gradcheck import make_problem
 from jaxrnn.model import sequence_loss
 from jaxrnn.unroll import unroll
 from reference import rnn_step, unroll_batch

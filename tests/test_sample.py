@@ -6,11 +6,11 @@ import pytest
 
 import char_reference as ref
 from char_common import tiny, write_text
-from jaxrnn import cli
-from jaxrnn.char_model import ModelSpec, init_params
+from jaxrnn.cli.main import main as cli
+from jaxrnn.tasks.char.model import ModelSpec, init_params
 from jaxrnn.data.text import build_vocab
-from jaxrnn.sample import choose, sample_ids, sample_text
-from jaxrnn.tasks import char
+from jaxrnn.tasks.char.sample import choose, sample_ids, sample_text
+from jaxrnn.tasks.char import main as char
 
 SPEC = ModelSpec("lstm", 6, 5, layers=2, input_init="normal(0.8)", recurrent_init="normal(0.8)",
                  readout_init="normal(2.0)", dtype="float64")

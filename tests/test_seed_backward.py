@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from jaxrnn.cells import get_cell
-from jaxrnn.manual_bptt import manual_bptt
-from jaxrnn.seed_backward import (SEEDS_LISTED, VIDHYA_DEFECTS, vidhya_backward,
+from jaxrnn.grad.manual_bptt import manual_bptt
+from jaxrnn.grad.seed_backward import (SEEDS_LISTED, VIDHYA_DEFECTS, vidhya_backward,
                                   vlasov_backward)
 from reference_bptt import reference_bptt
 

@@ -5,7 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrnn import baselines, forecast
+from jaxrnn.tasks.sine import baselines
+
+from jaxrnn.tasks.sine import forecast
 from jaxrnn.data import real, sine
 
 RTOL = 1e-12

@@ -8,11 +8,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrnn import cli, runs, train
-from jaxrnn.config import from_preset, override
-from jaxrnn.tasks import sine
-from jaxrnn.tasks.sine_config import PRESETS
-from jaxrnn.tasks.sine_fit import (epoch_batches, init_params, make_evaluate, make_loss_fn,
+from jaxrnn import train
+
+from jaxrnn.cli.main import main as cli
+
+from jaxrnn.io import runs
+from jaxrnn.io.config import from_preset, override
+from jaxrnn.tasks.sine import main as sine
+from jaxrnn.tasks.sine.config import PRESETS
+from jaxrnn.tasks.sine.fit import (epoch_batches, init_params, make_evaluate, make_loss_fn,
                                    make_run_chunk)
 import sine_reference as ref
 
@@ -202,8 +206,8 @@ def reproduced(tmp_path_factory):
     """``jaxrnn reproduce`` with the sine section cut to a tiny vidhya run: (args, report dir)."""
     import argparse
 
-    from jaxrnn import reproduce
-    from jaxrnn.tasks import sine_report
+    from jaxrnn.cli import reproduce
+    from jaxrnn.tasks.sine import report as sine_report
 
     mp = pytest.MonkeyPatch()
     mp.setattr(sine_report, "PRESETS", {"vidhya": dataclasses.replace(TINY_VIDHYA, epochs=3)})
@@ -235,7 +239,7 @@ def test_main_writes_a_complete_run_directory_and_redraws(reproduced):
     with pytest.raises(FileExistsError):
         sine.main(dataclasses.replace(TINY_VIDHYA, epochs=3), out, quiet=True)
     (out / "loss.png").unlink()
-    from jaxrnn.plots_sine import draw_all
+    from jaxrnn.plots.sine import draw_all
     draw_all(out)
     assert (out / "loss.png").stat().st_size > 1000
 
@@ -243,7 +247,7 @@ def test_main_writes_a_complete_run_directory_and_redraws(reproduced):
 def test_reproduce_writes_a_report_and_reuses_finished_runs(reproduced, tmp_path):
     import argparse
 
-    from jaxrnn import reproduce
+    from jaxrnn.cli import reproduce
 
     args, rep = reproduced
     report = (rep / "report.md").read_text()

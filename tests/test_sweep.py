@@ -9,12 +9,12 @@ import textwrap
 import numpy as np
 import pytest
 
-from jaxrnn import cli
-from jaxrnn import runs as runs_io
-from jaxrnn import sweep
-from jaxrnn.sweep_spec import expand, group_programs, spec_from_dict
-from jaxrnn.sweep_tasks import get_task
-from jaxrnn.tasks import sine
+from jaxrnn.cli.main import main as cli
+from jaxrnn.io import runs as runs_io
+from jaxrnn.sweep import runner as sweep
+from jaxrnn.sweep.spec import expand, group_programs, spec_from_dict
+from jaxrnn.sweep.contract import get_task
+from jaxrnn.tasks.sine import main as sine
 import sine_reference as ref
 
 TINY = {"series": "sine", "n_points": 30, "x_stop": 15.0, "window": 5, "hidden": 4,
@@ -122,9 +122,9 @@ SHARDED = textwrap.dedent("""
     import json, sys
     import jax
     import numpy as np
-    from jaxrnn import sweep
-    from jaxrnn.sweep_spec import expand, group_programs, spec_from_dict
-    from jaxrnn.sweep_tasks import get_task
+    from jaxrnn.sweep import runner as sweep
+    from jaxrnn.sweep.spec import expand, group_programs, spec_from_dict
+    from jaxrnn.sweep.contract import get_task
     spec = spec_from_dict(json.loads(sys.argv[1]))
     g = group_programs(spec, expand(spec))[0]
     task = get_task("sine")

@@ -6,11 +6,11 @@ import math
 import numpy as np
 import pytest
 
-from jaxrnn import cli
-from jaxrnn.sweep_report import aggregate, markdown_table, t_interval
-from jaxrnn.sweep_spec import (expand, group_programs, load_spec, parse_seeds, quick_spec,
+from jaxrnn.cli.main import main as cli
+from jaxrnn.sweep.report import aggregate, markdown_table, t_interval
+from jaxrnn.sweep.spec import (expand, group_programs, load_spec, parse_seeds, quick_spec,
                                spec_from_dict)
-from jaxrnn.sweep_studies import STUDIES, study_path
+from jaxrnn.sweep.studies import STUDIES, study_path
 
 BASE = {"task": "sine", "preset": "adam-rnn", "base": {"epochs": 2}}
 

@@ -8,7 +8,7 @@ import pytest
 from jaxrnn import cells, model
 from jaxrnn.data.memory import ADDING_BASELINE_MSE, adding_batch, copy_baseline_nats, copy_batch
 from jaxrnn.optim import make_optimizer
-from jaxrnn.sweep_train import (carry_grad_norms, gradient_bias, make_traced_optimizer,
+from jaxrnn.sweep.traced import (carry_grad_norms, gradient_bias, make_traced_optimizer,
                                 readout_all, traced_cuts, unroll_traced)
 from jaxrnn.unroll import window_cuts
 from reference_bptt import reference_bptt

@@ -1,1 +1,3 @@
-"""Experiment tasks. Each module has a frozen ``Config``, ``PRESETS`` and ``main(cfg, out)``."""
+"""Experiment families. Each has a frozen ``Config``, named ``PRESETS`` and ``main(cfg, out)``
+(``demo``; ``sine/`` and ``char/`` as folders with one concern per module; ``memory``, the
+adding problem as a sweep program), and trains through ``jaxrnn.train``."""

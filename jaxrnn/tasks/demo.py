@@ -14,7 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrnn import cells, optim, plotting, runs, train
+from jaxrnn import cells, optim, train
+
+from jaxrnn.plots import common as plotting
+
+from jaxrnn.io import runs
 from jaxrnn.unroll import unroll
 
 

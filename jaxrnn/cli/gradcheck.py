@@ -1,0 +1,156 @@
+"""``jaxrnn gradcheck``: cross-validate one loss's gradient by every method; exit 1 on mismatch.
+
+Examples::
+
+    jaxrnn gradcheck                                   # rnn tanh, all_steps loss, full BPTT
+    jaxrnn gradcheck --cell lstm --loss xent_sum --window 3 --anchor end
+    jaxrnn gradcheck --all --dtype float32             # every cell x loss x window
+    jaxrnn gradcheck --plot runs/gradflow              # plus gradient-flow diagnostics (PNG)
+
+Errors are relative to the manual BPTT, per parameter leaf (``jaxrnn.grad.gradcheck``). Exit status:
+0 when every method agrees within tolerance, 1 when one does not, 2 on bad input.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+import jax
+
+from jaxrnn.cells import ACTIVATIONS, CELLS
+from jaxrnn.grad.gradcheck import DTYPES, METHODS, gradcheck
+from jaxrnn.model import LOSSES
+
+VARIANTS = (("rnn", "tanh"), ("rnn", "sigmoid"), ("rnn", "relu"), ("lstm", "tanh"),
+            ("gru", "tanh"))
+
+
+def _window(text):
+    if text.lower() == "none":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"window must be a positive int or 'none'; got {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"window must be >= 1; got {value}")
+    return value
+
+
+def add_arguments(parser):
+    """Registers the gradcheck options on ``parser``."""
+    a = parser.add_argument
+    a("--cell", choices=CELLS, default="rnn")
+    a("--activation", choices=tuple(ACTIVATIONS), default="tanh", help="rnn only")
+    a("--loss", choices=tuple(LOSSES), default="all_steps")
+    a("--window", type=_window, default=None, help="truncation window k, or none (full BPTT)")
+    a("--anchor", choices=("start", "end"), default="start")
+    a("--hidden", type=int, default=4, help="H (default 4)")
+    a("--steps", type=int, default=8, help="T (default 8)")
+    a("--batch", type=int, default=3, help="B; 0 for unbatched inputs (default 3)")
+    a("--inputs", type=int, default=3, help="D, or the one-hot size for xent losses (default 3)")
+    a("--outputs", type=int, default=2, help="O (default 2)")
+    a("--dtype", choices=DTYPES, default="float64")
+    a("--seed", type=int, default=0)
+    a("--methods", default=",".join(METHODS),
+      help=f"comma-separated subset of {','.join(METHODS)} (default: all that apply; rtrl is "
+           f"rnn-only, finite_diff untruncated-only)")
+    a("--no-bias", action="store_true", help="drop b_h (rnn) and b_y, as the vidhya preset")
+    a("--random-carry", action="store_true", help="start from a random (constant) carry0")
+    a("--all", action="store_true",
+      help="every cell/activation x loss x window (none, k start, k end; k = --window or 3)")
+    a("--json", action="store_true", help="print JSON instead of tables")
+    a("--plot", metavar="DIR", default=None, help="write gradient-flow diagnostics to DIR")
+    a("--corrupt", type=float, default=0.0, help=argparse.SUPPRESS)  # tests: a wrong gradient
+
+
+def _settings(args, cell, activation, loss, window, anchor):
+    return dict(cell=cell, activation=activation, loss=loss, window=window, anchor=anchor,
+                hidden=args.hidden, steps=args.steps, batch=args.batch, inputs=args.inputs,
+                outputs=args.outputs, dtype=args.dtype, seed=args.seed, bias=not args.no_bias,
+                random_carry=args.random_carry, methods=args.methods.split(","),
+                corrupt=args.corrupt)
+
+
+def format_table(report) -> str:
+    """The readable table of one ``GradcheckReport``: params down, methods across."""
+    s = report.settings
+    act = f"({s['activation']})" if s["cell"] == "rnn" else ""
+    window = "none" if s["window"] is None else f"{s['window']} anchored at {s['anchor']}"
+    batch = s["batch"] or "0 (unbatched)"
+    lines = [f"gradcheck {s['cell']}{act}  loss={s['loss']}  window={window}  T={s['steps']} "
+             f"B={batch} D={s['inputs']} H={s['hidden']} O={s['outputs']}  {s['dtype']}  "
+             f"seed={s['seed']}  loss value {report.loss:.6g}",
+             "relative error vs manual BPTT, per leaf: max|g - g_manual| / max|g_manual|"]
+    methods = list(report.worst())
+    params = list(dict.fromkeys(r["param"] for r in report.rows))
+    cells = {(r["param"], r["method"]): r for r in report.rows}
+    lines.append(f"{'param':<14}{'max|g|':>10}" + "".join(f"{m:>15}" for m in methods))
+    for p in params:
+        ref = next(r["ref_max"] for r in report.rows if r["param"] == p)
+        lines.append(f"{p:<14}{ref:>10.2e}" + "".join(
+            f"{cells[p, m]['rel']:>15.2e}" for m in methods))
+    worst = report.worst()
+    for label, key, fmt in (("max abs error", "max_abs", ".2e"), ("tolerance", "tol", ".0e")):
+        lines.append(f"{label:<24}" + "".join(f"{worst[m][key]:>15{fmt}}" for m in methods))
+    lines.append(f"{'result':<24}" + "".join(
+        f"{'ok' if worst[m]['ok'] else 'MISMATCH':>15}" for m in methods))
+    for m, why in report.skipped.items():
+        lines.append(f"skipped {m}: {why}")
+    lines.append("PASS: every method agrees with manual BPTT within tolerance" if report.passed
+                 else "FAIL: some method disagrees with manual BPTT beyond tolerance")
+    return "\n".join(lines)
+
+
+def _row(report, overall) -> str:
+    s, worst = report.settings, report.worst()
+    w = "none" if s["window"] is None else f"{s['window']}/{s['anchor']}"
+    row = f"{s['cell'] + ('-' + s['activation'] if s['cell'] == 'rnn' else ''):<13}"
+    row += f"{s['loss']:<14}{w:<9}"
+    for m in METHODS:
+        row += f"{worst[m]['rel']:>14.2e}" if m in worst else f"{'-':>14}"
+        if m in worst:
+            overall[m] = max(overall.get(m, 0.0), worst[m]["rel"])
+    return row + ("" if report.passed else "  MISMATCH")
+
+
+def _run_all(args) -> int:
+    k = args.window or 3
+    combos = [(cell, act, loss, w, a) for cell, act in VARIANTS for loss in LOSSES
+              for w, a in ((None, "start"), (k, "start"), (k, "end"))]
+    if not args.json:
+        print(f"worst relative error vs manual BPTT per method ({args.dtype}, T={args.steps}, "
+              f"B={args.batch}, H={args.hidden}; '-' = not applicable)")
+        print(f"{'cell':<13}{'loss':<14}{'window':<9}" + "".join(f"{m:>14}" for m in METHODS))
+    reports, overall = [], {}
+    for combo in combos:
+        reports.append(gradcheck(**_settings(args, *combo)))
+        if not args.json:
+            print(_row(reports[-1], overall), flush=True)
+    failed = sum(not r.passed for r in reports)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in reports], indent=1))
+    else:
+        print(f"{'worst overall':<36}" + "".join(
+            f"{overall[m]:>14.2e}" if m in overall else f"{'-':>14}" for m in METHODS))
+        print(f"{len(reports) - failed}/{len(reports)} combinations pass")
+    return 0 if failed == 0 else 1
+
+
+def run(args) -> int:
+    """Runs the check(s); returns 0 (all agree), 1 (a mismatch)."""
+    jax.config.update("jax_enable_x64", True)  # float64 problems and finite differences
+    if args.all:
+        return _run_all(args)
+    report = gradcheck(**_settings(args, args.cell, args.activation, args.loss, args.window,
+                                   args.anchor))
+    print(json.dumps(report.to_dict(), indent=1) if args.json else format_table(report))
+    if args.plot:
+        from jaxrnn.grad.diagnostics import write_diagnostics
+
+        path = write_diagnostics(args.plot, **{k: v for k, v in _settings(
+            args, args.cell, args.activation, args.loss, args.window, args.anchor).items()
+            if k not in ("methods", "corrupt")})
+        if not args.json:
+            print(f"diagnostics figure: {path}")
+    return 0 if report.passed else 1

@@ -1,0 +1,114 @@
+"""``jaxrnn sweep``: run an ablation sweep from a spec file or command-line lists.
+
+Examples::
+
+    jaxrnn sweep experiments/clip.json --out runs/sweep-clip
+    jaxrnn sweep experiments/clip.json --out runs/sweep-clip --resume     # after a stop
+    jaxrnn sweep --task sine --preset vlasov --set epochs=20 \\
+        --grid learning_rate=0.003,0.01,0.03 --grid clip=none,value --seeds 0-4
+    jaxrnn sweep --report runs/sweep-clip                                 # redraw the report
+
+Several hosts: start the same command on every host with ``--distributed``, which calls
+``jax.distributed.initialize(coordinator, num_processes, process_id)``. Under Slurm, Open MPI,
+Kubernetes or on Cloud TPU the three are detected from the environment; elsewhere pass
+``--coordinator HOST:PORT --num-processes N --process-id I`` (or set JAX_COORDINATOR_ADDRESS).
+The runs are then sharded over every host's devices and process 0 writes the results.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from jaxrnn.sweep.spec import load_spec, parse_seeds, quick_spec, spec_from_dict
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sweep's flags."""
+    parser.add_argument("spec", nargs="?", help="spec file (.json or .toml); or use --task")
+    parser.add_argument("--task", help="task of a command-line spec: sine, memory or char")
+    parser.add_argument("--preset", help="the task's preset (command-line spec)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="base override for every run (repeatable)")
+    parser.add_argument("--grid", action="append", default=[], metavar="FIELD=V1,V2,...",
+                        help="a swept field and its values (repeatable)")
+    parser.add_argument("--seeds", help="seeds, e.g. 0-4 or 0,1,2 (default: the spec's)")
+    parser.add_argument("--metric", help="main final metric (default: the task's)")
+    parser.add_argument("--name", help="sweep name (default: the task's)")
+    parser.add_argument("--out", help="sweep directory (default runs/sweep-<name>)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the sweep in --out; finished programs are kept")
+    parser.add_argument("--quick", action="store_true",
+                        help="apply the spec's 'quick' overrides (a small version)")
+    parser.add_argument("--max-programs", type=int, default=0,
+                        help="stop after this many programs (resume later); 0: all")
+    parser.add_argument("--devices", type=int, default=0,
+                        help="use only the first N devices (default: all)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="call jax.distributed.initialize() first (several hosts)")
+    parser.add_argument("--coordinator", help="with --distributed: process 0's HOST:PORT")
+    parser.add_argument("--num-processes", type=int, help="with --distributed: host count")
+    parser.add_argument("--process-id", type=int, help="with --distributed: this host's index")
+    parser.add_argument("--report", metavar="DIR", help="only redraw the report of DIR")
+    parser.add_argument("--no-report", action="store_true", help="skip tables and figures")
+
+
+def _pairs(items: list, flag: str) -> dict:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{flag} expects FIELD=VALUE; got {item!r}")
+        out[key] = value
+    return out
+
+
+def build_spec(args):
+    """The spec from the file and/or the command-line flags (flags override the file)."""
+    if args.spec:
+        d = load_spec(args.spec).to_json()
+    elif args.task:
+        d = {"task": args.task}
+    else:
+        raise ValueError("give a spec file (jaxrnn sweep SPEC) or --task with --grid lists")
+    for key in ("task", "preset", "metric", "name"):
+        if getattr(args, key):
+            d[key] = getattr(args, key)
+    d["base"] = {**d.get("base", {}), **_pairs(args.set, "--set")}
+    grid = {k: [x for x in v.split(",") if x.strip()]
+            for k, v in _pairs(args.grid, "--grid").items()}
+    d["grid"] = {**d.get("grid", {}), **grid}
+    if args.seeds:
+        d["seeds"] = parse_seeds(args.seeds)
+    spec = spec_from_dict(d)
+    return quick_spec(spec) if args.quick else spec
+
+
+def run(args) -> int:
+    """Runs the sweep (or redraws a report); exit status 0."""
+    from jaxrnn.sweep.report import write_report
+
+    if args.report:
+        print(f"wrote {write_report(args.report)}")
+        return 0
+    if args.max_programs < 0 or args.devices < 0:
+        raise ValueError("--max-programs and --devices must be >= 0")
+    if args.distributed:
+        import jax
+
+        jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    elif args.coordinator or args.num_processes is not None or args.process_id is not None:
+        raise ValueError("--coordinator, --num-processes and --process-id need --distributed")
+    import jax
+
+    from jaxrnn.sweep.runner import run_sweep
+
+    spec = build_spec(args)
+    devices = jax.devices()[:args.devices] if args.devices else None
+    out = args.out or f"runs/sweep-{spec.name}"
+    run_sweep(spec, out, resume=args.resume, devices=devices, max_programs=args.max_programs,
+              report=not args.no_report, spec_path=args.spec)
+    summary = Path(out) / "summary.md"
+    if jax.process_index() == 0:
+        done = not args.no_report and summary.exists()
+        print(summary.read_text().split("## Figures")[0].strip() if done else f"wrote {out}")
+    return 0

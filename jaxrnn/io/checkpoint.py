@@ -1,0 +1,114 @@
+"""Checkpoints: any pytree of arrays plus JSON metadata in one file, written atomically.
+
+A checkpoint is a single ``.npz`` file: one entry per leaf, named by its path in the tree
+(``state/params/layers/0/W_xh``), and the metadata as UTF-8 JSON in the entry ``__meta__``. It is
+written to a temporary file and renamed (``runs.atomic_write_bytes``), so a crash mid-write
+leaves the previous checkpoint intact. Restoring takes a *template* tree (e.g. freshly initialised
+params and ``optimizer.init``) and refuses, naming the leaf, any missing or extra entry or a
+shape/dtype that differs, so a checkpoint of another model is never half-loaded.
+"""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from jaxrnn.io.runs import atomic_write_bytes
+
+META = "__meta__"
+FORMAT = 1
+
+
+def _key_name(k) -> str:
+    for attr in ("key", "name", "idx"):
+        if hasattr(k, attr):
+            return str(getattr(k, attr))
+    return str(k)
+
+
+def flatten(tree, prefix: str = "") -> dict:
+    """``{"prefix/path/to/leaf": np.ndarray}`` for every leaf of ``tree``."""
+    leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
+    out = {}
+    for path, leaf in leaves:
+        name = "/".join([prefix] * bool(prefix) + [_key_name(k) for k in path])
+        out[name] = np.asarray(leaf)
+    return out
+
+
+def save(path, tree, meta: dict) -> Path:
+    """Writes ``tree``'s leaves and ``meta`` (JSON-serialisable) to ``path`` atomically."""
+    arrays = flatten(tree)
+    if META in arrays:
+        raise ValueError(f"a leaf may not be named {META!r}")
+    meta = {"format": FORMAT, **meta}
+    buf = io.BytesIO()
+    np.savez(buf, **arrays, **{META: np.frombuffer(json.dumps(meta).encode(), np.uint8)})
+    atomic_write_bytes(path, buf.getvalue())
+    return Path(path)
+
+
+def load(path) -> tuple[dict, dict]:
+    """``(arrays, meta)`` of a checkpoint file; a clear error if it is missing or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {str(path)!r}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{str(path)!r} is not a readable jaxrnn checkpoint ({e})") from None
+    if META not in arrays:
+        raise ValueError(f"{str(path)!r} is not a jaxrnn checkpoint (no {META} entry)")
+    meta = json.loads(arrays.pop(META).tobytes().decode())
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{str(path)!r} has checkpoint format {meta.get('format')}; this "
+                         f"jaxrnn reads format {FORMAT}")
+    return arrays, meta
+
+
+def restore(template, arrays: dict, *, prefix: str = "", source: str = "checkpoint"):
+    """A tree shaped like ``template`` with the leaves from ``arrays`` (``flatten`` names).
+
+    Args: template: a tree of the wanted structure, shapes and dtypes; arrays: from ``load``;
+      prefix: restore only the entries under ``prefix/`` (e.g. "state/params").
+    Raises:
+      ValueError: naming every leaf that is missing, unexpected, or of another shape or dtype.
+    """
+    want = flatten(template, prefix)
+    if prefix:
+        arrays = {n: a for n, a in arrays.items() if n.startswith(prefix + "/")}
+    problems = [f"missing {n}" for n in want if n not in arrays]
+    problems += [f"unexpected {n}" for n in arrays if n not in want]
+    for name, ref in want.items():
+        got = arrays.get(name)
+        if got is not None and (got.shape != ref.shape or got.dtype != ref.dtype):
+            problems.append(f"{name}: {got.dtype}{list(got.shape)} where the model has "
+                            f"{ref.dtype}{list(ref.shape)}")
+    if problems:
+        raise ValueError(f"{source} does not fit this model/optimiser ({len(problems)} "
+                         f"difference(s): {'; '.join(problems[:6])}"
+                         f"{' ...' if len(problems) > 6 else ''})")
+    leaves = [jax.numpy.asarray(arrays[name]) for name in want]
+    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(template), leaves)
+
+
+def check_meta(meta: dict, expected: dict, *, source: str) -> None:
+    """Raises ValueError naming each key whose value in ``meta`` differs from ``expected``."""
+    diffs = []
+    for key, value in expected.items():
+        if meta.get(key) != value:
+            diffs.append(f"{key}: checkpoint has {_short(meta.get(key))}, this run has "
+                         f"{_short(value)}")
+    if diffs:
+        raise ValueError(f"{source} belongs to a different run and is refused ("
+                         f"{'; '.join(diffs)})")
+
+
+def _short(value, n: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= n else text[:n] + "..."

@@ -1,0 +1,101 @@
+"""Run directories: config, metrics and summaries written so figures can be redrawn later.
+
+Every file is written atomically (a temporary file in the same directory, then ``os.replace``),
+so a crash mid-write leaves the previous version intact.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+from jaxrnn.io.config import config_hash, to_dict
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Writes ``data`` to ``path`` via a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path, obj) -> None:
+    """Atomic JSON write, indented, keys in insertion order."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, default=_jsonable) + "\n").encode())
+
+
+def _jsonable(x):
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+def write_csv(path, rows: list[dict]) -> None:
+    """Atomic CSV write of a list of same-keyed dicts (a header from the first row)."""
+    buf = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def read_csv(path) -> list[dict]:
+    """Rows of a CSV written by ``write_csv``, values parsed as float where possible."""
+    with open(path, newline="") as f:
+        return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _number(v):
+    try:
+        return float(v)
+    except ValueError:
+        return v
+
+
+def versions() -> dict:
+    """Versions of jaxrnn, jax, jaxlib, optax, numpy, Python, and the device kind."""
+    import jax
+    import jaxlib
+    import numpy
+    import optax
+
+    from jaxrnn import __version__
+
+    device = jax.devices()[0]
+    return {
+        "jaxrnn": __version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
+        "optax": optax.__version__, "numpy": numpy.__version__,
+        "python": platform.python_version(), "platform": device.platform,
+        "device_kind": device.device_kind, "device_count": jax.device_count(),
+    }
+
+
+def make_run_dir(out, cfg, *, exist_ok: bool = False) -> Path:
+    """Creates ``out`` and writes ``config.json`` (every field, its hash and the versions).
+
+    Raises:
+      FileExistsError: ``out`` already holds a run and ``exist_ok`` is False (nothing is touched).
+    """
+    out = Path(out)
+    if (out / "config.json").exists() and not exist_ok:
+        raise FileExistsError(f"{out} already holds a run (config.json); choose another --out "
+                              f"or pass --resume to continue it")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "config.json", {"config": to_dict(cfg), "config_hash": config_hash(cfg),
+                                     "versions": versions()})
+    return out

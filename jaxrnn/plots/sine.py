@@ -1,0 +1,160 @@
+"""Figures of a sine run, drawn only from the files in its run directory.
+
+``draw_all(run_dir)`` reads ``metrics.csv``, ``predictions.csv``, ``forecast.csv``,
+``forecast_example.csv``, ``grad_steps.csv``, ``series.csv`` and ``summary.json`` and writes
+``loss.png``, ``predictions.png``, ``forecast.png`` and ``grad_steps.png``, so figures can be
+redrawn without retraining (``python -m jaxrnn.plots.sine RUN_DIR``).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from jaxrnn.plots import common as plotting
+
+from jaxrnn.io import runs
+from jaxrnn.plots.common import plt
+
+BASELINE_STYLE = {"zero": dict(color="0.6", ls=":"),
+                  "last_value": dict(color="tab:orange", ls="--"),
+                  "linear_ar": dict(color="tab:green", ls="-."),
+                  "seasonal_naive": dict(color="tab:purple", ls="--")}
+MODEL_STYLE = dict(color="tab:blue", lw=1.8)
+TRUTH_STYLE = dict(color="black", lw=1.0)
+
+
+def _columns(rows, name):
+    return np.array([r[name] for r in rows], dtype=float)
+
+
+def _finite(x, y):
+    """(x, y) where y is finite: evaluations every k epochs leave NaN rows between."""
+    keep = np.isfinite(y)
+    return x[keep], y[keep]
+
+
+def _channels(rows):
+    """Channel suffixes present in a predictions-like CSV: [""] or ["_0", "_1", ...]."""
+    return [""] if "truth" in rows[0] else sorted(k[5:] for k in rows[0] if k.startswith("truth_"))
+
+
+def draw_loss(run: Path, summary: dict):
+    rows = runs.read_csv(run / "metrics.csv")
+    ep = _columns(rows, "epoch")
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    a1.plot(*_finite(ep, _columns(rows, "train_loss")), label="train")
+    a1.plot(*_finite(ep, _columns(rows, "val_loss")), label="held out")
+    a1.set(yscale="log", xlabel="epoch (0 = init)", ylabel="objective",
+           title=f"{summary['label']}: training objective")
+    model_rmse = np.concatenate([_columns(rows, "train_rmse"), _columns(rows, "val_rmse")])
+    a2.plot(*_finite(ep, _columns(rows, "train_rmse")), label="model, train", color="tab:cyan",
+            lw=1)
+    a2.plot(*_finite(ep, _columns(rows, "val_rmse")), label="model, held out", **MODEL_STYLE)
+    for name, value in summary["rmse"].items():
+        if name in BASELINE_STYLE:
+            a2.axhline(value, label=f"{name} (held out): {value:.3g}", **BASELINE_STYLE[name])
+    bottom = 0.3 * np.min(model_rmse[np.isfinite(model_rmse) & (model_rmse > 0)])
+    a2.set(yscale="log", xlabel="epoch (0 = init)", ylabel="RMSE of the next value",
+           title="one-step RMSE vs baselines (axis cut below the model)",
+           ylim=(bottom, None))
+    for ax in (a1, a2):
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    return fig
+
+
+def draw_predictions(run: Path, summary: dict):
+    rows = runs.read_csv(run / "predictions.csv")
+    chans = _channels(rows)
+    fig, axes = plt.subplots(len(chans), 1, figsize=(10, 3.4 * len(chans)), squeeze=False,
+                             constrained_layout=True)
+    idx = _columns(rows, "index")
+    r = summary["rmse"]
+    for ax, sfx in zip(axes[:, 0], chans):
+        ax.plot(idx, _columns(rows, f"truth{sfx}"), label="truth", **TRUTH_STYLE)
+        ax.plot(idx, _columns(rows, f"model{sfx}"), label=f"model (RMSE {r['model']:.4f})",
+                **MODEL_STYLE)
+        for name in ("last_value", "linear_ar", "seasonal_naive"):
+            if f"{name}{sfx}" in rows[0]:
+                ax.plot(idx, _columns(rows, f"{name}{sfx}"), label=f"{name} ({r[name]:.4f})",
+                        **BASELINE_STYLE[name])
+        ax.set(xlabel="series index of the predicted value", ylabel=f"value{sfx}")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    axes[0, 0].set_title(f"{summary['label']}: one-step-ahead predictions on held-out windows "
+                         f"(zero: {r['zero']:.3f})")
+    return fig
+
+
+def draw_forecast(run: Path, summary: dict):
+    ex = runs.read_csv(run / "forecast_example.csv")
+    hz = runs.read_csv(run / "forecast.csv")
+    series = runs.read_csv(run / "series.csv")
+    sfx = _channels(ex)[0]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4), constrained_layout=True)
+    start = int(ex[0]["index"])
+    hist = [s for s in series if start - 2 * summary["window"] <= s["index"] < start]
+    value_key = "value" + sfx if sfx else "value"
+    a1.plot(_columns(hist, "index"), _columns(hist, value_key), color="0.4", lw=1,
+            label="history (true)")
+    idx = _columns(ex, "index")
+    a1.plot(idx, _columns(ex, f"truth{sfx}"), label="truth", **TRUTH_STYLE)
+    a1.plot(idx, _columns(ex, f"model{sfx}"), label="model, closed loop", **MODEL_STYLE)
+    for name in ("linear_ar", "last_value", "seasonal_naive"):
+        if f"{name}{sfx}" in ex[0]:
+            a1.plot(idx, _columns(ex, f"{name}{sfx}"), label=name, **BASELINE_STYLE[name])
+    a1.axvline(start - 0.5, color="0.5", lw=0.8)
+    a1.set(xlabel="series index", ylabel=f"value{sfx}",
+           title=f"{summary['label']}: closed-loop forecast, {len(ex)} steps")
+    h = _columns(hz, "horizon")
+    a2.plot(h, _columns(hz, "model"), label="model", **MODEL_STYLE)
+    for name, style in BASELINE_STYLE.items():
+        if name in hz[0]:
+            a2.plot(h, np.maximum(_columns(hz, name), 1e-12), label=name, **style)
+    a2.set(yscale="log", xlabel="horizon (steps fed back)", ylabel="RMSE",
+           title=f"RMSE vs horizon over {summary['forecast']['starts']} start windows")
+    for ax in (a1, a2):
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    return fig
+
+
+def draw_grad_steps(run: Path, summary: dict):
+    rows = runs.read_csv(run / "grad_steps.csv")
+    t = _columns(rows, "t")
+    fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
+    notes = []
+    for key, label in (("init", "at init"), ("final", "after training")):
+        g = _columns(rows, key)
+        ax.plot(t, np.where(g > 0, g, np.nan), marker=".", ms=3, label=label)
+        zero = t[g == 0]
+        if len(zero):
+            notes.append(f"{label}: exactly 0 at t <= {int(zero.max())}")
+    ax.set(yscale="log", xlabel="time step t of the window", xlim=(0.5, t.max() + 0.5),
+           ylabel="mean ||dL/dc_t||  (full BPTT)",
+           title=f"{summary['label']}: gradient of the loss w.r.t. each step's state")
+    if notes:
+        ax.text(0.02, 0.04, "\n".join(notes) + "\n(underflow: saturated units)",
+                transform=ax.transAxes, fontsize=8, va="bottom")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def draw_all(run_dir) -> list[Path]:
+    """Draws every figure of a run directory from its saved files; returns the PNG paths."""
+    run = Path(run_dir)
+    summary = json.loads((run / "summary.json").read_text())
+    out = []
+    for name, fn in (("loss", draw_loss), ("predictions", draw_predictions),
+                     ("forecast", draw_forecast), ("grad_steps", draw_grad_steps)):
+        out.append(plotting.save(fn(run, summary), run / f"{name}.png"))
+    return out
+
+
+if __name__ == "__main__":
+    for path in draw_all(sys.argv[1]):
+        print(path)

@@ -1,0 +1,237 @@
+"""Ablation sweeps: many runs of a task as one vmapped, jitted and sharded program per cell.
+
+``run_sweep(spec, out)`` expands a spec (``jaxrnn.sweep.spec``) into runs, groups them into
+programs (runs that differ only in traced hyperparameters, initialisers and seeds share one;
+see ``jaxrnn.sweep.contract``), and runs each program once over all its runs::
+
+    outputs = jit(vmap(program.train))(params (R, ...), hp (R,), keys (R, 2))
+
+with the run axis R sharded over every device (``jax.sharding.Mesh`` with one axis ``"runs"``,
+``NamedSharding(mesh, P("runs"))``), padded to a multiple of the device count by repeating the
+last run. The same code runs on 1 CPU, 8 GPUs or several hosts (call
+``jax.distributed.initialize()`` first on each host, or ``jaxrnn sweep --distributed``; only
+process 0 writes files).
+
+Each finished program is a *cell* saved at once under ``out/cells/`` (``<pid>.npz`` outputs, then
+``<pid>.json`` metadata, which marks it complete), so a stopped sweep resumed with
+``resume=True`` recomputes nothing that finished. ``out`` holds ``spec.json``, ``sweep.json``
+(versions, device kind, spec digest), ``configs.json`` (every run's config and hash),
+``results.csv`` (one row per run), and the report of ``jaxrnn.sweep.report``.
+"""
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from jaxrnn.io import runs as runs_io
+from jaxrnn.io.config import config_hash, to_dict
+from jaxrnn.sweep.spec import Spec, expand, group_programs
+from jaxrnn.sweep.contract import get_task, stack_trees
+
+
+def _pad(a: np.ndarray, n: int) -> np.ndarray:
+    """Rows of ``a`` padded to n by repeating the last one."""
+    return a if len(a) == n else np.concatenate([a, np.repeat(a[-1:], n - len(a), axis=0)])
+
+
+def run_sharded(fn, args, devices=None):
+    """``jit(vmap(fn))(*args)`` with the leading (run) axis of every arg sharded over devices.
+
+    Args:
+      fn: a pure function of one run's arguments.
+      args: a tuple of pytrees of numpy arrays, every leaf (R, ...).
+      devices: the devices to use (default all, ``jax.devices()``, every host's).
+    Returns: ``(outputs, {"compile_s", "run_s", "devices", "padded_to"})``: numpy pytree (R, ...).
+    """
+    devices = list(devices or jax.devices())
+    R = len(jax.tree_util.tree_leaves(args)[0])
+    n = -(-R // len(devices)) * len(devices)
+    mesh = Mesh(np.array(devices), ("runs",))
+    sharding = NamedSharding(mesh, PartitionSpec("runs"))
+
+    def put(a):
+        a = _pad(np.asarray(a), n)
+        return jax.make_array_from_callback(a.shape, sharding, lambda idx: a[idx])
+
+    args = jax.tree_util.tree_map(put, args)
+    jitted = jax.jit(jax.vmap(fn), in_shardings=sharding, out_shardings=sharding)
+    t0 = time.perf_counter()
+    compiled = jitted.lower(*args).compile()
+    t1 = time.perf_counter()
+    out = jax.block_until_ready(compiled(*args))
+    t2 = time.perf_counter()
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        out = multihost_utils.process_allgather(out, tiled=True)
+    out = jax.tree_util.tree_map(lambda x: np.asarray(x)[:R], out)
+    return out, {"compile_s": t1 - t0, "run_s": t2 - t1, "devices": len(devices),
+                 "padded_to": n}
+
+
+def init_params(task, program, runs: list):
+    """Every run's initial params, (R, ...) leaves: one ``program.init`` per init setting."""
+    by_init: dict = {}
+    for pos, r in enumerate(runs):
+        key = json.dumps({f: getattr(r.config, f) for f in task.init_only}, sort_keys=True)
+        by_init.setdefault(key, []).append(pos)
+    parts, order = [], []
+    for positions in by_init.values():
+        first = runs[positions[0]].config
+        parts.append(program.init(first, [runs[p].seed for p in positions]))
+        order.extend(positions)
+    stacked = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *parts)
+    inverse = np.argsort(np.asarray(order))
+    return jax.tree_util.tree_map(lambda a: a[inverse], stacked)
+
+
+def run_program(task, runs: list, devices=None):
+    """Trains every run of one program together; returns ``(outputs, timing, axes)``."""
+    program = task.make_program(runs[0].config)
+    params = init_params(task, program, runs)
+    hp = stack_trees([program.hparams(r.config) for r in runs])
+    keys = np.stack([np.asarray(jax.random.PRNGKey(r.seed)) for r in runs])
+    outputs, timing = run_sharded(program.train, (params, hp, keys), devices)
+    return outputs, timing, program.axes
+
+
+def _writer() -> bool:
+    return jax.process_index() == 0
+
+
+def prepare_dir(out, spec: Spec, runs: list, resume: bool, spec_path=None) -> Path:
+    """Creates ``out`` with spec.json, sweep.json and configs.json, or checks it for resuming.
+
+    Raises:
+      FileExistsError: ``out`` holds a sweep and ``resume`` is False.
+      ValueError: resuming with a spec that differs from the stored one.
+    """
+    out = Path(out)
+    if (out / "spec.json").exists():
+        if not resume:
+            raise FileExistsError(f"{out} already holds a sweep (spec.json); pass --resume to "
+                                  f"continue it, or choose another --out")
+        stored = json.loads((out / "sweep.json").read_text())["spec_digest"]
+        if stored != spec.digest():
+            raise ValueError(f"the spec differs from the one {out} was started with (digest "
+                             f"{stored} vs {spec.digest()}); resume with the same spec, or use "
+                             f"another --out")
+        return out
+    if _writer():
+        out.mkdir(parents=True, exist_ok=True)
+        runs_io.write_json(out / "spec.json", spec.to_json())
+        runs_io.write_json(out / "configs.json", [
+            {"run": r.index, "config_hash": config_hash(r.config), "config": to_dict(r.config)}
+            for r in runs])
+        runs_io.write_json(out / "sweep.json", {
+            "spec_digest": spec.digest(), "spec_path": str(spec_path or out / "spec.json"),
+            "versions": runs_io.versions()})
+    return out
+
+
+def cell_paths(out, pid: str):
+    """(npz, json) paths of a program's cell."""
+    return Path(out) / "cells" / f"{pid}.npz", Path(out) / "cells" / f"{pid}.json"
+
+
+def is_done(out, pid: str) -> bool:
+    """True when the cell's metadata (written last) exists."""
+    npz, meta = cell_paths(out, pid)
+    return npz.exists() and meta.exists()
+
+
+def save_cell(out, group, outputs: dict, timing: dict, axes: dict) -> None:
+    """Writes the cell's outputs (npz) and then its metadata (json), both atomically."""
+    npz, meta = cell_paths(out, group.pid)
+    buf = io.BytesIO()
+    np.savez(buf, run_index=np.array([r.index for r in group.runs]), **outputs,
+             **{f"axis:{k}": np.asarray(v) for k, v in axes.items() if not k.endswith("label")})
+    runs_io.atomic_write_bytes(npz, buf.getvalue())
+    runs_io.write_json(meta, {
+        "pid": group.pid, "static": group.static, "runs": [r.index for r in group.runs],
+        "labels": {k: v for k, v in axes.items() if k.endswith("label")},
+        **timing, "versions": runs_io.versions()})
+
+
+def load_cell(out, pid: str):
+    """``(outputs dict of numpy arrays, metadata dict)`` of a finished cell."""
+    npz, meta = cell_paths(out, pid)
+    with np.load(npz) as f:
+        outputs = {k: f[k] for k in f.files}
+    return outputs, json.loads(meta.read_text())
+
+
+def collect_rows(out, spec: Spec, runs: list, groups: list) -> list:
+    """results.csv rows (one per run of every finished cell), in run order."""
+    rows = {}
+    for g in groups:
+        if not is_done(out, g.pid):
+            continue
+        outputs, meta = load_cell(out, g.pid)
+        for i, idx in enumerate(outputs["run_index"]):
+            r = runs[int(idx)]
+            row = {"run": r.index, "program": g.pid, **r.point, "seed": r.seed,
+                   "config_hash": config_hash(r.config)}
+            row.update({k.split(":", 1)[1]: float(v[i]) for k, v in outputs.items()
+                        if k.startswith("final:")})
+            row.update({"program_runs": len(g.runs), "compile_s": round(meta["compile_s"], 3),
+                        "run_s": round(meta["run_s"], 3)})
+            rows[r.index] = row
+    return [rows[i] for i in sorted(rows)]
+
+
+def run_sweep(spec: Spec, out, *, resume: bool = False, devices=None, max_programs: int = 0,
+              report: bool = True, log=print, spec_path=None) -> Path:
+    """Runs (or resumes) a sweep into ``out`` (module docstring); returns ``out``.
+
+    Args:
+      spec: from ``load_spec`` / ``spec_from_dict``.
+      resume: continue a sweep in ``out`` (finished cells are not recomputed).
+      devices: devices to shard the run axis over (default all).
+      max_programs: stop after computing this many programs (0: all); resume later.
+      report: write results.csv's report (tables and figures) at the end.
+      log: where progress lines go (None: silent).
+      spec_path: the spec file, for the command shown in the report.
+    """
+    log = log or (lambda *a, **k: None)
+    task = get_task(spec.task)
+    runs = expand(spec)
+    groups = group_programs(spec, runs)
+    out = prepare_dir(out, spec, runs, resume, spec_path)
+    log(f"sweep {spec.name}: {len(runs)} runs in {len(groups)} program(s) on "
+        f"{len(devices or jax.devices())} device(s)")
+    computed = 0
+    for i, g in enumerate(groups, 1):
+        if is_done(out, g.pid):
+            log(f"[{i}/{len(groups)}] {g.pid}: done earlier, skipped")
+            continue
+        if max_programs and computed >= max_programs:
+            log(f"stopping after {computed} program(s) (max_programs); resume to finish")
+            return out
+        outputs, timing, axes = run_program(task, g.runs, devices)
+        computed += 1
+        if _writer():
+            save_cell(out, g, outputs, timing, axes)
+            runs_io.write_csv(out / "results.csv", collect_rows(out, spec, runs, groups))
+        log(f"[{i}/{len(groups)}] {g.pid}: {len(g.runs)} runs, compile {timing['compile_s']:.1f}"
+            f" s, run {timing['run_s']:.1f} s")
+    if _writer():
+        runs_io.write_csv(out / "results.csv", collect_rows(out, spec, runs, groups))
+        if report:
+            from jaxrnn.sweep.report import write_report
+
+            write_report(out)
+    return out
+
+
+def reproduce_section(out_dir, quick: bool = True) -> str:
+    """Runs every shipped study (small when ``quick``) into ``out_dir``; returns Markdown."""
+    from jaxrnn.sweep.studies import reproduce_section as section
+
+    return section(out_dir, quick)

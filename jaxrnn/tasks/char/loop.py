@@ -1,0 +1,262 @@
+"""The character-model training loop: chunks, validation, samples, checkpoints, resume, guard.
+
+One chunk of ``log_every`` train steps runs on the device (``char_train.make_chunk_fn``, jitted
+once); after it the loop fetches the chunk's summed metrics and appends a row to ``metrics.csv``.
+Every ``eval_every`` steps it evaluates on the validation text, writes a sample, and saves the
+checkpoints ``checkpoints/latest.ckpt`` (always) and ``checkpoints/best.ckpt`` (when validation
+improved). A checkpoint holds the whole ``TrainState`` (params, optimiser state, carries, key,
+step, first and smoothed loss) and the metric history, so ``resume`` continues exactly: on CPU a
+stopped-and-resumed run gives bitwise the same params and metrics as an uninterrupted one.
+
+A chunk with a bad step (non-finite loss, or above ``divergence_factor`` times the first loss)
+is discarded and ``DivergenceError`` names the step and the last good checkpoint.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrnn.io import checkpoint
+
+from jaxrnn.plots import char as plots_char
+
+from jaxrnn.plots import common as plotting
+
+from jaxrnn.io import runs
+from jaxrnn.tasks.char.model import ModelSpec
+from jaxrnn.tasks.char.step import Schedule
+from jaxrnn.io.config import config_hash, to_dict
+from jaxrnn.data.text import Vocab, eval_windows, make_streams
+from jaxrnn.io.progress import Progress
+from jaxrnn.tasks.char.sample import sample_text
+
+RESUMABLE = ("epochs",)  # config fields a resumed run may change (the run just goes on longer)
+TIMING = ("elapsed_s", "chars_per_s")  # metrics.csv columns that differ between machines/runs
+
+
+class DivergenceError(ValueError):
+    """Training diverged. A ValueError so the ``jaxrnn`` command prints it as one line."""
+
+
+class CharData(NamedTuple):
+    """A run's text: vocabulary, (N,) int32 id splits, the text's sha256, and its source."""
+
+    vocab: Vocab
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    sha256: str
+    source: dict
+
+
+class Run(NamedTuple):
+    """What the loop needs besides the state (static for a run)."""
+
+    cfg: object
+    out: Path
+    data: CharData
+    spec: ModelSpec
+    optimizer: object
+    sched: Schedule
+    keys: tuple  # (init, train, sample)
+    init: object  # jitted (k_init, k_train) -> TrainState before step 0
+    run_chunk: object  # jax.jit(make_chunk_fn(...))
+    evaluate: object  # jax.jit(make_eval_fn(...))
+
+
+def make_keys(seed: int):
+    """``(init, train, sample)`` keys from one seed (split once, never reused)."""
+    return tuple(jax.random.split(jax.random.PRNGKey(seed), 3))
+
+
+def ckpt_path(out: Path, which: str) -> Path:
+    return Path(out) / "checkpoints" / f"{which}.ckpt"
+
+
+def _meta(run: Run, state, log: dict) -> dict:
+    step, k = int(state.step), run.sched.steps_per_epoch
+    return {"step": step, "data_position": {"epoch": step // k, "window": step % k},
+            "config": to_dict(run.cfg),
+            "config_hash": config_hash(run.cfg), "vocab": run.data.vocab.chars,
+            "text_sha256": run.data.sha256, **log}
+
+
+def save_checkpoint(run: Run, which: str, state, log: dict) -> Path:
+    """Writes ``state`` and the log (history, samples, best) as checkpoint ``which``."""
+    return checkpoint.save(ckpt_path(run.out, which), {"state": state}, _meta(run, state, log))
+
+
+def fresh_state(run: Run):
+    """The state before step 0, from the run's init and train keys."""
+    return run.init(run.keys[0], run.keys[1])
+
+
+def load_checkpoint(run: Run, path) -> tuple:
+    """``(state, log)`` from a checkpoint of this run; refuses another vocabulary/text/config."""
+    arrays, meta = checkpoint.load(path)
+    source = f"checkpoint {str(path)!r}"
+    checkpoint.check_meta(meta, {"vocab": run.data.vocab.chars,
+                                 "text_sha256": run.data.sha256}, source=source)
+    mine = to_dict(run.cfg)
+    theirs = {k: v for k, v in meta["config"].items() if k not in RESUMABLE}
+    checkpoint.check_meta(theirs, {k: v for k, v in mine.items() if k not in RESUMABLE},
+                          source=source)
+    state = checkpoint.restore({"state": fresh_state(run)}, arrays, source=source)["state"]
+    log = {k: meta[k] for k in ("history", "samples", "best_val", "best_step", "elapsed_s")}
+    return state, log
+
+
+def _write_outputs(run: Run, log: dict) -> None:
+    runs.write_csv(run.out / "metrics.csv", log["history"])
+    text = "".join(f"--- step {s['step']} (epoch {s['epoch']:.2f}) ---\n{s['text']}\n\n"
+                   for s in log["samples"])
+    runs.atomic_write_bytes(run.out / "samples.txt", text.encode("utf-8"))
+
+
+def evaluate(run: Run, params, ids, max_chars: int = 0) -> float:
+    """Mean nats/char of ``params`` on (the first ``max_chars`` of) ``ids``."""
+    ids = ids[:max_chars] if max_chars else ids
+    xs, ys = eval_windows(ids, run.cfg.batch, run.cfg.window)
+    return float(run.evaluate(params, jnp.asarray(xs), jnp.asarray(ys)))
+
+
+def _sample(run: Run, params, step: int, length: int) -> str:
+    cfg, vocab = run.cfg, run.data.vocab
+    prime = cfg.sample_prime or vocab.decode(run.data.train[:1])
+    key = jax.random.fold_in(run.keys[2], step)
+    return prime + sample_text(run.spec, params, vocab, prime, key, length=length,
+                               temperature=cfg.sample_temperature)
+
+
+def _row(run: Run, state, acc, elapsed: float, rate: float) -> dict:
+    k, n = run.sched.steps_per_epoch, int(acc.steps)
+    step = int(state.step)
+    return {"step": step, "epoch": step / k,
+            "chars": step * run.cfg.window * run.cfg.batch,
+            "train_loss": float(acc.loss_sum) / n, "smooth_loss": float(state.smooth),
+            "grad_norm": float(acc.grad_norm_sum) / n, "val_loss": "",
+            "elapsed_s": round(elapsed, 3), "chars_per_s": round(rate)}
+
+
+def _diverged(run: Run, state, acc, log: dict, last_ckpt: int) -> DivergenceError:
+    step, loss = int(acc.bad_step) + 1, float(acc.bad_loss)
+    first = float(state.first_loss) if int(state.step) > 0 else loss
+    where = (f"the last good checkpoint is {ckpt_path(run.out, 'latest')} (step {last_ckpt})")
+    runs.write_json(run.out / "summary.json", {
+        "status": "diverged", "diverged_at_step": step, "loss": loss, "first_loss": first,
+        "last_good_checkpoint": str(ckpt_path(run.out, "latest")), "checkpoint_step": last_ckpt})
+    return DivergenceError(
+        f"training diverged at step {step}: loss {loss:.4g} nats/char (first loss {first:.4g}, "
+        f"limit {run.cfg.divergence_factor:g}x or non-finite); stopped without saving the bad "
+        f"state; {where}. Lower --learning_rate (or clip harder) and start again, or --resume")
+
+
+def train_loop(run: Run, state, log: dict, *, stop: int, max_seconds: float = 0.0,
+               quiet: bool = False):
+    """Runs chunks until ``stop`` steps, ``max_seconds`` or Ctrl-C.
+
+    Returns ``(state, log, reason)``; the latest checkpoint then holds
+    ``state``. Validation, samples and checkpoints happen at multiples of ``eval_every`` and at
+    the run's last step (``epochs`` epochs), never at an early stop, so stopping and resuming
+    leaves the metrics unchanged.
+    """
+    cfg, sched = run.cfg, run.sched
+    total = cfg.epochs * sched.steps_per_epoch
+    data = jnp.asarray(run.data.train if sched.batching == "random"
+                       else make_streams(run.data.train, cfg.batch, cfg.window))
+    start, t0, elapsed0 = int(state.step), time.perf_counter(), log["elapsed_s"]
+    last_ckpt, reason, step = start, "completed", start
+    try:
+        with Progress(stop - start, unit="step", rate_unit="char") as bar:
+            while step < stop:
+                target = min((step // cfg.log_every + 1) * cfg.log_every, stop)
+                t_chunk = time.perf_counter()
+                new, acc = run.run_chunk(state, target, data)
+                acc = jax.device_get(acc)  # the only device-to-host transfer of a chunk
+                if int(acc.bad_step) >= 0:
+                    raise _diverged(run, state, acc, log, last_ckpt)
+                now = time.perf_counter() - t0
+                rate = (target - step) * cfg.window * cfg.batch / (now + t0 - t_chunk)
+                row = _row(run, new, acc, elapsed0 + now, rate)
+                state, step = new, target
+                log["history"].append(row)
+                if step % cfg.eval_every == 0 or step == total:
+                    _eval_and_save(run, state, log, row)
+                    last_ckpt = step
+                    if not quiet:
+                        print(_line(row), flush=True)
+                _write_outputs(run, log)
+                bar.update(step - start, rate_count=(step - start) * cfg.window * cfg.batch,
+                           loss=row["smooth_loss"])
+                if max_seconds and now >= max_seconds and step < stop:
+                    reason = "time_limit"
+                    break
+    except KeyboardInterrupt:
+        reason = "interrupted"  # the chunk in flight is dropped; `state` is the last whole one
+        if step != start and log["history"][-1]["step"] != step:
+            last_ckpt = step  # interrupted between two statements: keep the older checkpoint
+    if step < total and reason == "completed":
+        reason = "stopped"
+    log["elapsed_s"] = elapsed0 + (time.perf_counter() - t0)
+    if last_ckpt != step:
+        save_checkpoint(run, "latest", state, log)
+    return state, log, reason
+
+
+def _eval_and_save(run: Run, state, log: dict, row: dict) -> None:
+    val = evaluate(run, state.params, run.data.val, run.cfg.val_chars)
+    row["val_loss"] = val
+    log["samples"].append({"step": row["step"], "epoch": row["epoch"],
+                           "text": _sample(run, state.params, row["step"],
+                                           run.cfg.sample_length)})
+    log["elapsed_s"] = row["elapsed_s"]
+    if log["best_val"] is None or val < log["best_val"]:
+        log["best_val"], log["best_step"] = val, row["step"]
+        save_checkpoint(run, "best", state, log)
+    save_checkpoint(run, "latest", state, log)
+
+
+def _line(row: dict) -> str:
+    return (f"step {row['step']} (epoch {row['epoch']:.2f}): train {row['train_loss']:.4f}, "
+            f"smoothed {row['smooth_loss']:.4f}, val {row['val_loss']:.4f} nats/char "
+            f"({row['val_loss'] / math.log(2):.3f} bits), {row['chars_per_s']:,} chars/s")
+
+
+def _overall_rate(run: Run, hist: list) -> float | None:
+    """Characters per second over the whole loop (compilation, evaluation, I/O included)."""
+    if not hist or not hist[-1]["elapsed_s"]:
+        return None
+    return round(hist[-1]["chars"] / hist[-1]["elapsed_s"])
+
+
+def finish(run: Run, state, log: dict, reason: str) -> dict:
+    """Final evaluation on the whole validation (and test) text, plots, ``summary.json``."""
+    cfg = run.cfg
+    val = evaluate(run, state.params, run.data.val)
+    test = (evaluate(run, state.params, run.data.test)
+            if len(run.data.test) > cfg.window else None)
+    hist = log["history"]
+    summary = {
+        "status": reason, "steps": int(state.step), "epochs": int(state.step) /
+        run.sched.steps_per_epoch, "chars_trained": int(state.step) * cfg.window * cfg.batch,
+        "train_loss_last_interval": hist[-1]["train_loss"] if hist else None,
+        "smooth_loss": float(state.smooth), "val_loss": val, "val_bits_per_char":
+        val / math.log(2), "best_val_loss": log["best_val"], "best_step": log["best_step"],
+        "test_loss": test, "train_wall_s": log["elapsed_s"],
+        "chars_per_s": _overall_rate(run, hist), "chars_per_s_chunks_median":
+        float(np.median([r["chars_per_s"] for r in hist])) if hist else None,
+        "train_step_compilations": run.run_chunk._cache_size(), "vocab_size": run.data.vocab.size,
+        "sample": _sample(run, state.params, int(state.step), cfg.sample_length)}
+    runs.write_json(run.out / "summary.json", summary)
+    if hist:
+        title = (f"{run.out.name}: {cfg.layers}x{cfg.cell.upper()} {cfg.hidden}, "
+                 f"T={cfg.window}, B={cfg.batch}, {cfg.optimizer} {cfg.learning_rate:g}")
+        plotting.save(plots_char.loss_curves(hist, title=title, smooth_decay=cfg.smooth_decay),
+                      run.out / "loss.png")
+    return summary

@@ -1,0 +1,138 @@
+"""The sine task as a sweep program: ``jaxrnn sine``'s data, model, loss and epochs, vmappable.
+
+Built from the sine task's own pieces (``build_data``, ``init_params``, ``epoch_batches``,
+``make_evaluate``) with three fields traced so runs that differ in them share one program:
+``learning_rate``, ``clip_value`` and ``bptt_window`` (windows anchored at the last step, as the
+task's loss; 0 = full BPTT). ``input_init``, ``recurrent_init``, ``readout_init`` and
+``numpy_init_seed`` only change the initial params. A run with seed s uses the keys of
+``jaxrnn sine --seed s``: ``k_init, k_train = split(PRNGKey(s))``, one key per epoch from
+``split(k_train, epochs)``.
+
+Outputs: every ``gcd(epochs, log_every)`` epochs (and at init, epoch 0) ``train_loss``,
+``val_loss``, ``train_rmse``, ``val_rmse`` (on the whole sets, after that epoch) and
+``grad_norm`` (mean over the steps since the last point); finals of those at the last epoch;
+the truncated-vs-full gradient bias (cell params, on the whole training set) at init and at
+the end; ``||∂L/∂c_t||`` over t (training set, full BPTT) at init and at the end.
+"""
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from jaxrnn import model, train
+from jaxrnn.cells import get_cell
+from jaxrnn.sweep.contract import Program, SweepTask
+from jaxrnn.sweep.traced import (carry_grad_norms, gradient_bias, make_traced_optimizer,
+                                readout_all, unroll_traced)
+from jaxrnn.tasks.sine.main import build_data
+from jaxrnn.tasks.sine.config import PRESETS, Config
+from jaxrnn.tasks.sine.fit import epoch_batches, init_params, make_evaluate, scan_unroll
+
+CURVES = ("train_loss", "val_loss", "train_rmse", "val_rmse", "grad_norm")
+
+
+def _init(cfg: Config, seeds: list, D: int, O: int) -> dict:
+    """Params (S, ...) for the seeds: ``init_params`` with each seed's ``k_init``, vmapped."""
+    def one(seed):
+        k_init = jax.random.split(jax.random.PRNGKey(seed))[0]
+        return init_params(cfg, k_init, D, O, jnp.dtype(cfg.dtype))
+
+    if cfg.numpy_init_seed >= 0:  # a numpy draw, the same for every seed
+        return jax.tree_util.tree_map(lambda a: np.stack([np.asarray(a)] * len(seeds)),
+                                      one(0))
+    params = jax.jit(jax.vmap(one))(np.asarray(seeds, np.uint32))
+    return jax.tree_util.tree_map(np.asarray, params)
+
+
+def make_program(cfg: Config, diagnostics: bool = True) -> Program:
+    """The vmappable program of ``cfg``'s static fields (module docstring).
+
+    ``diagnostics=False`` leaves out the gradient bias and profiles (NaN), e.g. to time training.
+    """
+    if cfg.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    data = build_data(cfg)
+    dtype = jnp.dtype(cfg.dtype)
+    X, Y = data.xe_train, jnp.asarray(data.split.y_train, dtype)
+    D, O = X.shape[-1], Y.shape[-1]
+    cell, loss = get_cell(cfg.cell, cfg.activation), model.get_loss(cfg.loss)
+    evaluate = make_evaluate(cfg, data)
+    n_unroll = scan_unroll(cfg)
+    full_batch = (jnp.swapaxes(X, 0, 1), Y)  # (T, N, D), (N, O)
+    every_ = math.gcd(cfg.epochs, cfg.log_every)  # epochs between evaluations
+
+    def loss_fn(window):
+        def fn(params, batch):
+            xs, y = batch
+            hs, _ = unroll_traced(cell, params["cell"], xs, window, anchor="end",
+                                  unroll=n_unroll)
+            return cfg.loss_scale * loss(readout_all(params["readout"], hs), y), {}
+        return fn
+
+    def diagnose(params, window):
+        if not diagnostics:
+            nan = jnp.full((), jnp.nan, dtype)
+            return {"cos": nan, "rel": nan}, jnp.full((cfg.window,), jnp.nan, dtype)
+        g_k = jax.grad(lambda p: loss_fn(window)(p, full_batch)[0])(params)
+        g = jax.grad(lambda p: loss_fn(0)(p, full_batch)[0])(params)
+        bias = gradient_bias(g_k["cell"], g["cell"])
+        prof = carry_grad_norms(cell, params, full_batch[0],
+                                lambda preds: cfg.loss_scale * loss(preds, Y))
+        return bias, prof
+
+    def train_fn(params, hp, key):
+        opt = make_traced_optimizer(cfg.optimizer, hp["learning_rate"], cfg.clip,
+                                    hp["clip_value"])
+        step = train.make_train_step(loss_fn(hp["bptt_window"]), opt)
+        keys = jax.random.split(jax.random.split(key)[1], cfg.epochs)
+
+        def epoch(state, k):
+            p, s = state
+            p, s, m = train.scan_steps(step, p, s, epoch_batches(cfg, k, X, Y))
+            return (p, s), jnp.mean(m["grad_norm"])
+
+        def chunk(state, ks):  # every_ epochs, then one evaluation
+            state, g = lax.scan(epoch, state, ks)
+            return state, {"grad_norm": jnp.mean(g), **evaluate(state[0])}
+
+        bias0, prof0 = diagnose(params, hp["bptt_window"])
+        first = {"grad_norm": jnp.asarray(jnp.nan, dtype), **evaluate(params)}
+        (params, _), curves = lax.scan(chunk, (params, opt.init(params)),
+                                       keys.reshape((-1, every_) + keys.shape[1:]))
+        bias1, prof1 = diagnose(params, hp["bptt_window"])
+        out = {f"curve:{k}": jnp.concatenate([first[k][None], curves[k]]) for k in CURVES}
+        out.update({f"final:{k}": curves[k][-1] for k in CURVES})
+        out.update({"final:bias_cos_init": bias0["cos"], "final:bias_rel_init": bias0["rel"],
+                    "final:bias_cos_final": bias1["cos"], "final:bias_rel_final": bias1["rel"],
+                    "profile:grad_h_init": prof0, "profile:grad_h_final": prof1})
+        return out
+
+    def hparams(c: Config) -> dict:
+        return {"learning_rate": np.asarray(c.learning_rate, dtype),
+                "clip_value": np.asarray(c.clip_value, dtype),
+                "bptt_window": np.asarray(c.bptt_window, np.int32)}
+
+    axes = {"curve": np.arange(0, cfg.epochs + 1, every_), "curve_label": "epoch",
+            "profile": np.arange(1, cfg.window + 1), "profile_label": "step t"}
+    return Program(lambda c, seeds: _init(c, seeds, D, O), hparams, train_fn, axes)
+
+
+def check(configs: list, seeds: list) -> None:
+    """Refuses sweeps whose seeds would all start from the same numpy draw."""
+    if len(seeds) > 1 and any(c.numpy_init_seed >= 0 for c in configs):
+        raise ValueError("numpy_init_seed >= 0 draws the same initial params for every seed, so "
+                         "the seeds would differ only in shuffling; set numpy_init_seed: -1 in "
+                         "the spec's base (or sweep numpy_init_seed itself with one seed)")
+
+
+TASK = SweepTask(
+    name="sine", config=Config, presets=PRESETS,
+    traced=("learning_rate", "clip_value", "bptt_window"),
+    init_only=("input_init", "recurrent_init", "readout_init", "numpy_init_seed"),
+    metrics=("val_rmse", "val_loss", "train_loss", "train_rmse", "bias_cos_final",
+             "bias_rel_final", "bias_cos_init", "bias_rel_init"),
+    make_program=make_program, check=check)
