@@ -66,10 +66,18 @@ def forward(cell, params: dict, xs, carry0=None, **unroll_kwargs):
       unroll_kwargs as ``unroll`` (window, anchor, lengths, ...).
     """
     hs, carry = unroll(cell, params["cell"], xs, carry0, **unroll_kwargs)
+    return readouts(params["readout"], hs), carry
+
+
+def readouts(readout_params: dict, hs):
+    """The readout at every step: ``W_hy h + b_y`` for hs (T, [B,] H) -> (T, [B,] O).
+
+    The one readout over time in jaxrnn (``forward``, the char model, the sweeps, diagnostics).
+    """
     out = readout
     for _ in range(hs.ndim - 1):
         out = jax.vmap(out, (None, 0))
-    return out(params["readout"], hs), carry
+    return out(readout_params, hs)
 
 
 def sequence_loss(cell, params: dict, xs, targets, loss: str, carry0=None, **unroll_kwargs):

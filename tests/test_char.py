@@ -12,7 +12,7 @@ import pytest
 import char_reference as ref
 from char_common import TEXT, cli_args, tiny, write_text
 from jaxrnn import losses, optim
-from jaxrnn.cli.main import main as cli
+from jaxrnn.cli import main as cli
 from jaxrnn.tasks.char.loop import DivergenceError, ckpt_path, make_keys
 from jaxrnn.tasks.char.model import ModelSpec, apply, init_params
 from jaxrnn.tasks.char.step import Schedule, init_state, make_chunk_fn

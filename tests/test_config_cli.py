@@ -11,7 +11,7 @@ import pytest
 
 from jaxrnn import optim, train
 
-from jaxrnn.cli.main import main as cli
+from jaxrnn.cli import main as cli
 
 from jaxrnn.io import config
 from jaxrnn.cells import get_cell

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from jaxrnn.cli.main import main as cli
+from jaxrnn.cli import main as cli
 from jaxrnn.grad.gradcheck import (METHODS, compare, compute_gradients, corrupt_gradient, gradcheck,
                               make_problem, manual_grads)
 from jaxrnn.grad.methods import grad_finite_diff, grad_rtrl

@@ -6,7 +6,7 @@ import pytest
 
 import char_reference as ref
 from char_common import tiny, write_text
-from jaxrnn.cli.main import main as cli
+from jaxrnn.cli import main as cli
 from jaxrnn.tasks.char.model import ModelSpec, init_params
 from jaxrnn.data.text import build_vocab
 from jaxrnn.tasks.char.sample import choose, sample_ids, sample_text

@@ -10,7 +10,7 @@ import pytest
 
 from jaxrnn import train
 
-from jaxrnn.cli.main import main as cli
+from jaxrnn.cli import main as cli
 
 from jaxrnn.io import runs
 from jaxrnn.io.config import from_preset, override

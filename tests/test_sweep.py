@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from jaxrnn.cli.main import main as cli
+from jaxrnn.cli import main as cli
 from jaxrnn.io import runs as runs_io
 from jaxrnn.sweep import runner as sweep
 from jaxrnn.sweep.spec import expand, group_programs, spec_from_dict

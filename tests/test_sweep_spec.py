@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from jaxrnn.cli.main import main as cli
+from jaxrnn.cli import main as cli
 from jaxrnn.sweep.report import aggregate, markdown_table, t_interval
 from jaxrnn.sweep.spec import (expand, group_programs, load_spec, parse_seeds, quick_spec,
                                spec_from_dict)

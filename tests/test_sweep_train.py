@@ -8,8 +8,10 @@ import pytest
 from jaxrnn import cells, model
 from jaxrnn.data.memory import ADDING_BASELINE_MSE, adding_batch, copy_baseline_nats, copy_batch
 from jaxrnn.optim import make_optimizer
-from jaxrnn.sweep.traced import (carry_grad_norms, gradient_bias, make_traced_optimizer,
-                                readout_all, traced_cuts, unroll_traced)
+from jaxrnn.grad.diagnostics import carry_grad_norms, gradient_bias
+from jaxrnn.model import readouts
+from jaxrnn.optim import make_optimizer
+from jaxrnn.sweep.traced import traced_cuts, unroll_traced
 from jaxrnn.unroll import window_cuts
 from reference_bptt import reference_bptt
 
@@ -37,7 +39,7 @@ def test_traced_window_gradient_equals_numpy_truncated_bptt(name, act):
             out = []
             for anchor in ("start", "end"):
                 hs, _ = unroll_traced(cell, p["cell"], xs, window, anchor=anchor)
-                out.append(model.get_loss("all_steps")(readout_all(p["readout"], hs), ys))
+                out.append(model.get_loss("all_steps")(readouts(p["readout"], hs), ys))
             return jnp.where(anchor_end, out[1], out[0])
         return jax.grad(loss)(params)
 
@@ -68,7 +70,7 @@ def test_traced_clip_and_lr_equal_make_optimizer():
     for name in ("sgd", "adagrad", "adam", "rmsprop"):
         @jax.jit
         def traced(lr, cv, name=name):
-            opts = [make_traced_optimizer(name, lr, clip, cv) for clip in clips]
+            opts = [make_optimizer(name, lr, clip=clip, clip_value=cv) for clip in clips]
             return [opt.update(grads, opt.init(params), params)[0] for opt in opts]
 
         got = traced(jnp.float64(0.1), jnp.float64(1.5))

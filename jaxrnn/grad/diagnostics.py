@@ -30,6 +30,7 @@ import numpy as np
 from jax import lax
 
 from jaxrnn.cells import LSTMCarry
+from jaxrnn.model import readouts
 from jaxrnn.grad.manual_bptt import manual_bptt
 
 SCALES = (0.5, 1.0, 2.0)
@@ -188,3 +189,62 @@ def write_diagnostics(out_dir, **settings) -> Path:
              f"windows anchored at {anchor}")
     metrics = json.loads((out / "gradient_flow.json").read_text())
     return save(plot_gradient_flow(metrics, title), out / "gradient_flow.png")
+
+
+def _flat(tree):
+    return jnp.concatenate([jnp.ravel(x) for x in jax.tree_util.tree_leaves(tree)])
+
+
+def gradient_bias(g_trunc, g_full) -> dict:
+    """``{"cos": <g_k, g> / (|g_k| |g|), "rel": |g_k - g| / |g|}`` of two gradient pytrees.
+
+    Both are NaN (undefined) when the full gradient g is exactly zero, e.g. a saturated sigmoid.
+    """
+    a, b = _flat(g_trunc), _flat(g_full)
+    na, nb = jnp.linalg.norm(a), jnp.linalg.norm(b)
+    nan = jnp.asarray(jnp.nan, a.dtype)
+    ok = nb > 0
+    return {"cos": jnp.where(ok & (na > 0), jnp.dot(a, b) / jnp.where(ok, na * nb, 1.0), nan),
+            "rel": jnp.where(ok, jnp.linalg.norm(a - b) / jnp.where(ok, nb, 1.0), nan)}
+
+
+def carry_grad_norms(cell, params: dict, xs, loss_of_preds, *, per_example: bool = False):
+    """``||∂L/∂c_t||`` (full BPTT), c_t the carry after step t: the one carry-gradient norm.
+
+    Computed as the gradient of L with respect to a zero perturbation added to each step's new
+    carry (both h and c for the LSTM). ``loss_of_preds(preds (T, [B,] O)) -> scalar``.
+    Args: params ``{"cell", "readout"}``; xs (T, [B,] D) or int (T, [B]); per_example: norms
+      over the units of each example separately (batched xs only). When L sums per-example
+      losses, example b's row is ``||∂L_b/∂c_t||``, its own loss's dependence on its state.
+    Returns: (T,) norms over batch and units, or (T, B) with ``per_example``.
+    """
+    xs = jnp.asarray(xs)
+    is_index = jnp.issubdtype(xs.dtype, jnp.integer)
+    batch_shape = xs.shape[1:] if is_index else xs.shape[1:-1]
+    p = params["cell"]
+    step = cell.step
+    for _ in batch_shape:
+        step = jax.vmap(step, (None, 0, 0))
+    dtype = jax.tree_util.tree_leaves(p)[0].dtype
+    carry0 = cell.init_carry(p, batch_shape, dtype)
+
+    def total(deltas):
+        def body(c, inp):
+            x, d = inp
+            c, _ = step(p, c, x)
+            c = jax.tree_util.tree_map(jnp.add, c, d)
+            return c, c.h if hasattr(c, "h") else c
+
+        _, hs = lax.scan(body, carry0, (xs, deltas))
+        return loss_of_preds(readouts(params["readout"], hs))
+
+    T = xs.shape[0]
+    zeros = jax.tree_util.tree_map(lambda c: jnp.zeros((T,) + c.shape, c.dtype), carry0)
+    grads = jax.grad(total)(zeros)
+    if per_example:
+        if len(batch_shape) != 1:
+            raise ValueError(f"per_example needs batched xs (T, B, ...); got {xs.shape}")
+        g = jnp.concatenate(jax.tree_util.tree_leaves(grads), axis=-1)  # (T, B, S)
+        return scaled_norm(g, axis=-1)  # (T, B), underflow-safe in float32
+    g = jnp.concatenate([x.reshape(T, -1) for x in jax.tree_util.tree_leaves(grads)], axis=1)
+    return scaled_norm(g, axis=1)  # (T,), underflow-safe in float32

@@ -1,8 +1,23 @@
-"""Frozen-dataclass configs with strict overrides: unknown fields and wrong types are refused.
+"""Frozen-dataclass configs with one validation path: unknown fields, wrong types, values out of
+range or outside their choices are refused with a message naming the field and the fix.
 
-Every task module defines ``Config`` (a frozen dataclass whose defaults run in about a minute on a
-CPU) and ``PRESETS: dict[str, Config]``. Overrides come from the command line as
-``--field=value`` (or ``--field value``) or from a dict; values are parsed by the field's type.
+Every task defines ``Config``, a frozen dataclass subclass of ``config.Config`` whose defaults run
+in about a minute on a CPU, and ``PRESETS: dict[str, Config]``. A subclass declares its rules as
+data and only cross-field rules as code::
+
+    @dataclasses.dataclass(frozen=True)
+    class Config(config.Config):
+        RANGES = {"hidden": ">=1", "learning_rate": ">0", "train_fraction": "(0,1)"}
+        CHOICES = {"optimizer": OPTIMIZERS}          # or a Literal[...] annotation
+        RENAMED = {"window": "seq_len"}              # old name -> new, accepted with a message
+        hidden: int = 32
+        ...
+        def check(self):                             # cross-field rules, after the above
+            ...
+
+``validate()`` checks every field's type, choices and range, then calls ``check()``. Overrides
+come from the command line as ``--field=value`` (or ``--field value``) or from a dict; values are
+parsed by the field's type (``override``), then the whole config is validated.
 """
 from __future__ import annotations
 
@@ -10,8 +25,11 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import re
+import sys
 import types
 import typing
+from typing import ClassVar
 
 
 def _field_types(cfg_cls) -> dict:
@@ -78,6 +96,75 @@ def _parse(name, typ, value):
     return value
 
 
+_RANGE = re.compile(r"^\s*(?:(>=|>|<=|<)\s*(-?[\d.e+-]+)|([\[(])\s*(-?[\d.e+-]+)\s*,\s*"
+                    r"(-?[\d.e+-]+)\s*([\])]))\s*$")
+
+
+def check_range(name: str, value, rule: str) -> None:
+    """Raises ValueError unless ``value`` satisfies ``rule``: ``">=1"``, ``">0"``, ``"<=1"``,
+    ``"<0"``, or an interval ``"(0,1)"``, ``"[0,1)"``, ``"[0,1]"``, ``"(0,1]"``."""
+    m = _RANGE.match(rule)
+    if m is None:
+        raise ValueError(f"bad range rule {rule!r} for {name}")
+    op, bound, lo_br, lo, hi, hi_br = m.groups()
+    if op:
+        b = float(bound)
+        ok = {">=": value >= b, ">": value > b, "<=": value <= b, "<": value < b}[op]
+        want = f"{op} {bound}"
+    else:
+        lo_v, hi_v = float(lo), float(hi)
+        ok = ((value >= lo_v if lo_br == "[" else value > lo_v)
+              and (value <= hi_v if hi_br == "]" else value < hi_v))
+        want = f"in {lo_br}{lo}, {hi}{hi_br}"
+    if not ok:
+        raise ValueError(f"{name} must be {want}; got {value!r} (set --{name}=VALUE)")
+
+
+def check_choice(name: str, value, choices) -> None:
+    """Raises ValueError naming the valid choices (and the closest one) unless value is one."""
+    if value not in choices:
+        close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}; got "
+                         f"{value!r}{hint}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The base of every task's config (module docstring): one validation path for all."""
+
+    RANGES: ClassVar[dict] = {}  # field -> range rule (``check_range``)
+    CHOICES: ClassVar[dict] = {}  # field -> allowed values (besides Literal annotations)
+    RENAMED: ClassVar[dict] = {}  # old field name -> new name, accepted by ``override``
+
+    def validate(self) -> None:
+        """Checks each field's type, choices and range, then the cross-field ``check``.
+
+        Raises:
+          TypeError: a value of the wrong type. ValueError: out of range, not a valid choice,
+            or a cross-field rule broken (each message names the field and the fix).
+        """
+        for name, typ in _field_types(type(self)).items():
+            value = getattr(self, name)
+            _check_type(name, typ, value)
+            if name in self.CHOICES:
+                check_choice(name, value, self.CHOICES[name])
+            if name in self.RANGES:
+                check_range(name, value, self.RANGES[name])
+        self.check()
+
+    def check(self) -> None:
+        """Cross-field rules of a task (override in a subclass); raise ValueError on a bad one."""
+
+
+def _check_type(name, typ, value) -> None:
+    """Raises TypeError (or ValueError for a Literal) unless value already is of type typ."""
+    parsed = _parse(name, typ, value)
+    if typing.get_origin(typ) is None and typ in (int, float, str, bool) and (
+            type(parsed) is not type(value) and not (typ is float and type(value) is int)):
+        raise TypeError(f"{name} must be {typ.__name__}; got {type(value).__name__} {value!r}")
+
+
 def override(cfg, changes: dict):
     """A copy of ``cfg`` with ``changes`` (field -> value or CLI string) applied, type-checked.
 
@@ -86,9 +173,14 @@ def override(cfg, changes: dict):
       TypeError: a value that does not parse as the field's type.
     """
     types_ = _field_types(type(cfg))
+    renamed = getattr(cfg, "RENAMED", {})
     parsed = {}
     for name, value in changes.items():
         key = name.replace("-", "_")
+        if key in renamed and key not in types_:
+            print(f"jaxrnn: config field {key!r} is now {renamed[key]!r}; {key!r} is accepted "
+                  f"for one release (use --{renamed[key]}=...)", file=sys.stderr)
+            key = renamed[key]
         if key not in types_:
             raise _unknown(name, list(types_))
         parsed[key] = _parse(key, types_[key], value)

@@ -26,11 +26,13 @@ from jax import lax
 from jaxrnn import model, train
 from jaxrnn.cells import get_cell
 from jaxrnn.data.memory import ADDING_BASELINE_MSE, adding_batch
+from jaxrnn.grad.diagnostics import carry_grad_norms, gradient_bias
 from jaxrnn.initializers import get_initializer
+from jaxrnn.model import readouts
 from jaxrnn.optim import CLIPS, OPTIMIZERS
+from jaxrnn.optim import make_optimizer
 from jaxrnn.sweep.contract import Program, SweepTask
-from jaxrnn.sweep.traced import (carry_grad_norms, gradient_bias, make_traced_optimizer,
-                                readout_all, unroll_traced)
+from jaxrnn.sweep.traced import unroll_traced
 
 VAL_KEY = 20_150_101  # the held-out batch's key, fixed for every run and seed
 
@@ -118,7 +120,7 @@ def make_program(cfg: Config) -> Program:
         def fn(params, batch):
             xs, y = batch
             hs, _ = unroll_traced(cell, params["cell"], xs, window, anchor="end")
-            return loss(readout_all(params["readout"], hs), y), {}
+            return loss(readouts(params["readout"], hs), y), {}
         return fn
 
     def diagnostics(params, window):
@@ -128,8 +130,8 @@ def make_program(cfg: Config) -> Program:
         return gradient_bias(g_k["cell"], g["cell"]), prof
 
     def train_fn(params, hp, key):
-        opt = make_traced_optimizer(cfg.optimizer, hp["learning_rate"], cfg.clip,
-                                    hp["clip_value"])
+        opt = make_optimizer(cfg.optimizer, hp["learning_rate"], clip=cfg.clip,
+                             clip_value=hp["clip_value"])
         step = train.make_train_step(loss_fn(hp["bptt_window"]), opt)
         k_train = jax.random.split(key)[1]
         val = jax.jit(lambda p: loss_fn(0)(p, (x_val, y_val))[0])

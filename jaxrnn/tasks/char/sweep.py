@@ -27,11 +27,13 @@ from jaxrnn import model, train
 from jaxrnn.cells import get_cell
 from jaxrnn.data import corpora
 from jaxrnn.data.text import build_vocab, eval_windows, random_windows, read_text, split_ids
+from jaxrnn.grad.diagnostics import carry_grad_norms, gradient_bias
 from jaxrnn.initializers import get_initializer
+from jaxrnn.model import readouts
 from jaxrnn.optim import CLIPS, OPTIMIZERS
+from jaxrnn.optim import make_optimizer
 from jaxrnn.sweep.contract import Program, SweepTask
-from jaxrnn.sweep.traced import (carry_grad_norms, gradient_bias, make_traced_optimizer,
-                                readout_all, unroll_traced)
+from jaxrnn.sweep.traced import unroll_traced
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +128,7 @@ def make_program(cfg: Config) -> Program:
         def fn(params, batch):
             xs, ys = batch
             hs, _ = unroll_traced(cell, params["cell"], xs, window, anchor="start")
-            return xent(readout_all(params["readout"], hs), ys), {}
+            return xent(readouts(params["readout"], hs), ys), {}
         return fn
 
     def val_bpc(params):
@@ -140,8 +142,8 @@ def make_program(cfg: Config) -> Program:
         return gradient_bias(g_k["cell"], g["cell"]), prof
 
     def train_fn(params, hp, key):
-        opt = make_traced_optimizer(cfg.optimizer, hp["learning_rate"], cfg.clip,
-                                    hp["clip_value"])
+        opt = make_optimizer(cfg.optimizer, hp["learning_rate"], clip=cfg.clip,
+                             clip_value=hp["clip_value"])
         step = train.make_train_step(loss_fn(hp["bptt_window"]), opt)
         k_train = jax.random.split(key)[1]
 

@@ -25,12 +25,14 @@ from jax import lax
 
 from jaxrnn import model, train
 from jaxrnn.cells import get_cell
+from jaxrnn.grad.diagnostics import carry_grad_norms, gradient_bias
+from jaxrnn.model import readouts
+from jaxrnn.optim import make_optimizer
 from jaxrnn.sweep.contract import Program, SweepTask
-from jaxrnn.sweep.traced import (carry_grad_norms, gradient_bias, make_traced_optimizer,
-                                readout_all, unroll_traced)
-from jaxrnn.tasks.sine.main import build_data
+from jaxrnn.sweep.traced import unroll_traced
 from jaxrnn.tasks.sine.config import PRESETS, Config
 from jaxrnn.tasks.sine.fit import epoch_batches, init_params, make_evaluate, scan_unroll
+from jaxrnn.tasks.sine.main import build_data
 
 CURVES = ("train_loss", "val_loss", "train_rmse", "val_rmse", "grad_norm")
 
@@ -70,7 +72,7 @@ def make_program(cfg: Config, diagnostics: bool = True) -> Program:
             xs, y = batch
             hs, _ = unroll_traced(cell, params["cell"], xs, window, anchor="end",
                                   unroll=n_unroll)
-            return cfg.loss_scale * loss(readout_all(params["readout"], hs), y), {}
+            return cfg.loss_scale * loss(readouts(params["readout"], hs), y), {}
         return fn
 
     def diagnose(params, window):
@@ -85,8 +87,8 @@ def make_program(cfg: Config, diagnostics: bool = True) -> Program:
         return bias, prof
 
     def train_fn(params, hp, key):
-        opt = make_traced_optimizer(cfg.optimizer, hp["learning_rate"], cfg.clip,
-                                    hp["clip_value"])
+        opt = make_optimizer(cfg.optimizer, hp["learning_rate"], clip=cfg.clip,
+                             clip_value=hp["clip_value"])
         step = train.make_train_step(loss_fn(hp["bptt_window"]), opt)
         keys = jax.random.split(jax.random.split(key)[1], cfg.epochs)
 
