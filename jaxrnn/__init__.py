@@ -6,6 +6,18 @@ Pure cells (``rnn_step``, ``lstm_step``, ``gru_step``) over plain dicts of param
 Axis letters, the same everywhere: T time, B batch, D input features, H hidden units,
 V vocabulary, O outputs, G fused gate pre-activations (gates * H). Sequences are time-major:
 (T, D) or (T, B, D).
+
+Where things live (imports point down this list; ``tests/test_architecture.py`` keeps it so):
+
+- ``jaxrnn.cli``: the ``jaxrnn`` command, one module per subcommand;
+- ``jaxrnn.tasks`` (``demo``, ``sine/``, ``char/``, ``memory``) and ``jaxrnn.sweep``: experiments
+  and vmapped ablation sweeps, all training through ``jaxrnn.train``;
+- ``jaxrnn.io`` (configs, run directories, checkpoints) and ``jaxrnn.plots`` (figures from
+  arrays or CSVs);
+- ``jaxrnn.grad``: manual BPTT, independent gradient methods, gradcheck, diagnostics;
+- the core, at the top: ``cells``, ``initializers``, ``unroll``, ``rnn_backward``, ``losses``,
+  ``model``, ``optim``, ``train``;
+- ``jaxrnn.data``: series, text and memory tasks, knowing no model.
 """
 __version__ = "0.1.0"
 
