@@ -46,8 +46,8 @@ def _imports():
         tree = ast.parse(path.read_text(), str(path))
         top = {id(n) for n in tree.body}
         is_package = path.name == "__init__.py"
-        found[module] = [(t, id(node) in top, node.lineno)
-                         for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+        imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+        found[module] = [(t, id(node) in top, node.lineno) for node in imports
                          for t in _targets(module, is_package, node, set(files))]
     return found
 

@@ -1,16 +1,17 @@
 """The ``jaxrnn`` command.
 
-Each subcommand lives in its own module, imported and listed in ``COMMANDS`` (name -> (module,
-help)); a module that fails to import fails the command, it is never hidden. A *task* module (``Config``,
-``PRESETS``, ``main(cfg, out)``) gets ``--preset``, ``--out``, ``--list-presets`` and
-``--field=value`` overrides for free; any other module provides ``add_arguments(parser)`` and
-``run(args) -> int``. Bad input (unknown option, preset or field, wrong type) exits with status 2
-and one line naming the problem; set ``JAXRNN_DEBUG=1`` for the traceback.
+Each subcommand lives in its own module, imported and listed in ``COMMANDS`` (name ->
+(module, help)); a module that fails to import fails the command, it is never hidden. A *task*
+module (``Config``, ``PRESETS``, ``main(cfg, out)``) gets ``--preset``, ``--out``,
+``--list-presets`` and ``--field=value`` overrides for free; any other module provides
+``add_arguments(parser)`` and ``run(args) -> int``. Bad input (unknown option, preset or field,
+wrong type) exits with status 2 and one line naming the problem; set ``JAXRNN_DEBUG=1`` for the
+traceback.
 
 Process-wide settings are switched here, at the command's entry, never inside a library call
 (``jaxrnn.io.settings``): compiled programs are kept in XLA's persistent cache
-(``$JAXRNN_CACHE_DIR``, default ``~/.cache/jaxrnn/xla``; ``JAXRNN_CACHE_DIR=off`` disables it), so
-a second run of the same program skips most of its compile time; a task config with
+(``$JAXRNN_CACHE_DIR``, default ``~/.cache/jaxrnn/xla``; ``JAXRNN_CACHE_DIR=off`` disables
+it), so a second run of the same program skips most of its compile time; a task config with
 ``dtype=float64`` turns on ``jax_enable_x64`` before the task's ``main`` runs (``jaxrnn sweep``
 and ``jaxrnn gradcheck`` do the same for their runs). At start the command also makes glibc's
 malloc keep the memory it frees (``jaxrnn.io.malloc``; ``JAXRNN_MALLOC=default`` opts out).

@@ -3,8 +3,9 @@
 The report is a list of sections. Each entry of ``SECTIONS`` is ``(name, function)`` with
 ``function(out_dir: Path, quick: bool) -> str``: it writes its runs under ``out_dir``
 (``<--out>/<name>``) and returns Markdown whose links are relative to the report's directory.
-Add a study by importing its section function and appending one line. Quick mode (the default) keeps the whole command to a
-few minutes on a laptop CPU, offline; ``--full`` runs every preset at its published length.
+Add a study by importing its section function and appending one line. Quick mode (the default)
+keeps the whole command to a few minutes on a laptop CPU, offline; ``--full`` runs every preset
+at its published length.
 Finished runs in ``--out`` with the same config are reused, so an interrupted report resumes.
 """
 from __future__ import annotations
