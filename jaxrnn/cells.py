@@ -38,7 +38,14 @@ class LSTMCarry(NamedTuple):
 
 
 class Cell(NamedTuple):
-    """A cell's pure functions (see the module docstring); build one with ``get_cell``."""
+    """A cell's pure functions (see the module docstring); build one with ``get_cell``.
+
+    A ``Cell`` is a pytree with no leaves (registered with ``jax.tree_util.register_static``:
+    the whole cell is static auxiliary data, as equinox marks such fields static), so it can be
+    passed straight to a jitted function, ``jax.jit(unroll)(cell, params, xs)``, and is hashed
+    into the compilation key. ``get_cell`` returns the same object for the same arguments, so
+    repeated calls reuse one compilation.
+    """
 
     name: str
     activation: str
@@ -63,6 +70,9 @@ class Cell(NamedTuple):
         dtype = dtype or _param_dtype(params)
         zeros = jnp.zeros(tuple(batch_shape) + (size,), dtype)
         return LSTMCarry(zeros, zeros) if self.name == "lstm" else zeros
+
+
+jax.tree_util.register_static(Cell)
 
 
 def hidden_size(params: dict) -> int:

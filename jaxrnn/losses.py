@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -63,11 +64,15 @@ def softmax_cross_entropy(logits, labels, *, reduce="mean", mask=None):
       reduce: "sum" over all steps and sequences, or "mean" per character.
       mask: optional (T, [B,]) bool; masked-out steps count for nothing (and not in the mean).
     Returns: scalar nats (divide by ``log 2`` for bits: ``nats_to_bits``).
+    Raises: ValueError on a labels shape that does not fit the logits; AssertionError (chex)
+      on a mask whose shape is not the labels'.
     """
     _check_reduce(reduce)
     if logits.shape[:-1] != jnp.shape(labels):
         raise ValueError(f"labels shape {jnp.shape(labels)} must equal logits shape minus the "
                          f"vocabulary axis {logits.shape[:-1]}")
+    if mask is not None:
+        chex.assert_equal_shape([mask, labels])
     logp = jax.nn.log_softmax(logits, axis=-1)
     nll = -jnp.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
     if mask is None:

@@ -15,6 +15,7 @@ Named losses (preds are (T, [B,] O) readouts; see ``jaxrnn.losses`` for the form
 """
 from __future__ import annotations
 
+import chex
 import jax
 
 from jaxrnn import losses
@@ -73,7 +74,9 @@ def readouts(readout_params: dict, hs):
     """The readout at every step: ``W_hy h + b_y`` for hs (T, [B,] H) -> (T, [B,] O).
 
     The one readout over time in jaxrnn (``forward``, the char model, the sweeps, diagnostics).
+    Raises AssertionError (chex) when hs's last axis is not W_hy's H.
     """
+    chex.assert_axis_dimension(hs, -1, readout_params["W_hy"].shape[1])
     out = readout
     for _ in range(hs.ndim - 1):
         out = jax.vmap(out, (None, 0))

@@ -24,7 +24,7 @@ import numpy as np
 from jaxrnn.io.config import from_preset
 from jaxrnn.io.runs import versions
 from jaxrnn.sweep.runner import init_params
-from jaxrnn.sweep.spec import Run
+from jaxrnn.sweep.spec import SweepRun
 from jaxrnn.tasks.sine.sweep import make_program
 from jaxrnn.sweep.contract import get_task
 
@@ -46,9 +46,9 @@ def compare(preset: str, n: int, epochs: int, unroll: int) -> float:
     calls the compiled program for every run.
     """
     task = get_task("sine")
-    runs = [Run(s, {}, s, from_preset(task.presets, preset,
-                                      {"epochs": epochs, "seed": s, "numpy_init_seed": -1,
-                                       "scan_unroll": unroll, "log_every": epochs}))
+    runs = [SweepRun(s, {}, s, from_preset(task.presets, preset,
+                                           {"epochs": epochs, "seed": s, "numpy_init_seed": -1,
+                                            "scan_unroll": unroll, "log_every": epochs}))
             for s in range(n)]
     program = make_program(runs[0].config, diagnostics=False)
     params = init_params(task, program, runs)

@@ -169,3 +169,26 @@ def test_bad_initializer_and_sizes(key):
 
 def test_get_cell_is_cached():
     assert cells.get_cell("rnn", "sigmoid") is cells.get_cell("rnn", "sigmoid")
+
+
+@pytest.mark.parametrize("name", cells.CELLS)
+def test_cell_is_a_static_jit_argument(name, key):
+    """A Cell has no pytree leaves, so ``jax.jit(unroll)(cell, params, xs)`` works, traces once."""
+    from jaxrnn.unroll import unroll
+
+    cell = cells.get_cell(name)
+    assert jax.tree_util.tree_leaves(cell) == []
+    params = cell.init(key, 3, 4, dtype=jnp.float64)
+    xs = jax.random.normal(jax.random.PRNGKey(1), (5, 2, 3), jnp.float64)
+    traces = []
+
+    @jax.jit
+    def run(cell, params, xs):
+        traces.append(1)
+        return unroll(cell, params, xs)
+
+    got = run(cell, params, xs)
+    run(cells.get_cell(name), params, xs)
+    want = unroll(cell, params, xs)
+    chex.assert_trees_all_close(got, want, rtol=1e-12)
+    assert len(traces) == 1

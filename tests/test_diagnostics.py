@@ -8,8 +8,9 @@ import pytest
 from jax import lax
 
 from jaxrnn.cells import LSTMCarry, readout
-from jaxrnn.grad.diagnostics import (hidden_grad_norms, jacobian_spectra, scale_recurrent,
-                                scaled_norm, step_jacobians, truncation_bias, write_diagnostics)
+from jaxrnn.cli.gradcheck import write_diagnostics
+from jaxrnn.grad.diagnostics import (carry_grad_norms, jacobian_spectra, scale_recurrent,
+                                     scaled_norm, step_jacobians, truncation_bias)
 from jaxrnn.grad.gradcheck import make_problem
 from jaxrnn.grad.manual_bptt import manual_bptt
 from jaxrnn.model import get_loss, sequence_loss
@@ -49,7 +50,8 @@ def test_vanished_hidden_gradients_keep_their_size_in_float32():
     p = make_problem("rnn", "tanh", "last", steps=10, batch=2, hidden=3, dtype="float32")
     cell, params, xs, targets, loss = p[:5]
     params = dict(params, cell=dict(params["cell"], W_hh=params["cell"]["W_hh"] * 1e-3))
-    got = np.asarray(hidden_grad_norms(cell, params, xs, targets, loss), np.float64)
+    got = np.asarray(carry_grad_norms(cell, params, xs,
+                                      lambda preds: get_loss(loss)(preds, targets)), np.float64)
     q = {k: np.asarray(v, np.float64) for k, v in {**params["cell"], **params["readout"]}.items()}
     h, hs = np.zeros((2, 3)), []
     for x in np.asarray(xs, np.float64):  # numpy float64 forward and backward (loss "last")
@@ -73,7 +75,15 @@ def test_hidden_gradients_equal_autodiff(cell, loss, window, anchor):
     want = dl_dh_by_perturbation(p, window, anchor)
     got = manual_bptt(*p[:6], window=window, anchor=anchor).dhs
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())
-    norms = hidden_grad_norms(*p[:6], window=window, anchor=anchor)
+
+
+@pytest.mark.parametrize("cell,loss", [("rnn", "last"), ("gru", "xent_sum")])
+def test_carry_grad_norms_equal_the_norms_of_dl_dh(cell, loss):
+    """For cells whose carry is h, ||dL/dc_t|| is the norm of the perturbation gradient."""
+    p = make_problem(cell, "tanh", loss, steps=6, batch=3, hidden=3, random_carry=True)
+    want = dl_dh_by_perturbation(p, None, "start")
+    norms = carry_grad_norms(p.cell, p.params, p.xs,
+                             lambda preds: get_loss(loss)(preds, p.targets), carry0=p.carry0)
     np.testing.assert_allclose(norms, np.linalg.norm(want.reshape(6, -1), axis=1), rtol=1e-12)
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from jaxrnn import losses
 from jaxrnn.cells import get_cell
-from jaxrnn.model import LOSSES, forward, get_loss, init_model, sequence_loss
+from jaxrnn.model import LOSSES, forward, get_loss, init_model, readouts, sequence_loss
 
 T, B, O, V = 6, 3, 2, 5
 
@@ -66,3 +66,11 @@ def test_forward_is_readout_of_every_step(cell, key):
     loss, _ = sequence_loss(get_cell(cell), params, xs, jnp.zeros((B, O)), "last")
     np.testing.assert_allclose(loss, (np.asarray(preds)[-1] ** 2).sum(-1).mean(), rtol=1e-12)
     assert set(LOSSES) == {"last", "last_half_sum", "all_steps", "xent_sum", "xent_mean"}
+
+
+def test_mask_and_readout_shapes_are_checked():
+    logits, labels = jnp.zeros((4, 2, 3)), jnp.zeros((4, 2), jnp.int32)
+    with pytest.raises(AssertionError):
+        losses.softmax_cross_entropy(logits, labels, mask=jnp.ones((4, 1), bool))
+    with pytest.raises(AssertionError):
+        readouts({"W_hy": jnp.zeros((3, 5))}, jnp.zeros((4, 2, 6)))

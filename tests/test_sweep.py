@@ -35,8 +35,8 @@ def tiny_sweep(tmp_path_factory):
     spec = spec_from_dict(SPEC)
     sweep.run_sweep(spec, out, max_programs=1, log=None)
     first = runs_io.read_csv(out / "results.csv")
-    cells = sorted((out / "cells").glob("*.npz"))
-    stamp = {p: p.stat().st_mtime_ns for p in cells}
+    programs = sorted((out / "programs").glob("*.npz"))
+    stamp = {p: p.stat().st_mtime_ns for p in programs}
     calls = []
     real = sweep.run_program
 
@@ -58,7 +58,7 @@ def test_resume_recomputes_only_unfinished_programs(tiny_sweep):
     assert len(groups) == 2  # activation changes the program; the rest is batched
     assert len(first) == 16 and {r["activation"] for r in first} == {"tanh"}
     assert calls == [16]  # the resumed sweep ran only the sigmoid program
-    assert all(p.stat().st_mtime_ns == t for p, t in stamp.items())  # finished cell untouched
+    assert all(p.stat().st_mtime_ns == t for p, t in stamp.items())  # finished program untouched
     rows = runs_io.read_csv(out / "results.csv")
     assert [r["run"] for r in rows] == list(range(32))
     assert (out / "summary.md").exists() and (out / "final_val_rmse.png").exists()
@@ -67,6 +67,22 @@ def test_resume_recomputes_only_unfinished_programs(tiny_sweep):
     changed = spec_from_dict({**SPEC, "seeds": [0, 1, 2]})
     with pytest.raises(ValueError, match="spec differs"):
         sweep.run_sweep(changed, out, resume=True, log=None)
+
+
+def test_a_sweep_saved_before_the_rename_resumes_and_reports(tiny_sweep, tmp_path, monkeypatch):
+    """An old sweep directory keeps its programs in cells/: resumed without recomputing."""
+    import shutil
+
+    from jaxrnn.sweep.report import write_report
+
+    out, spec = tmp_path / "old", tiny_sweep[1]
+    shutil.copytree(tiny_sweep[0], out)
+    (out / "programs").rename(out / "cells")
+    monkeypatch.setattr(sweep, "run_program", lambda *a, **k: pytest.fail("recomputed"))
+    sweep.run_sweep(spec, out, resume=True, log=None, report=False)
+    assert not (out / "programs").exists()
+    assert runs_io.read_csv(out / "results.csv") == runs_io.read_csv(tiny_sweep[0] / "results.csv")
+    assert "32 runs in 2 program(s)" in write_report(out).read_text()
 
 
 def _np(tree):
@@ -80,7 +96,7 @@ def test_vmapped_sweep_equals_numpy_loops_per_config(tiny_sweep):
     task = get_task("sine")
     rows = {int(r["run"]): r for r in runs_io.read_csv(out / "results.csv")}
     for g in group_programs(spec, runs):
-        outputs, _ = sweep.load_cell(out, g.pid)
+        outputs, _ = sweep.load_program(out, g.pid)
         program = task.make_program(g.runs[0].config)
         params0 = sweep.init_params(task, program, g.runs)
         for i, run in enumerate(g.runs):
@@ -151,7 +167,7 @@ def test_sharded_equals_unsharded_and_runs_are_bitwise_reproducible(tiny_sweep, 
     assert proc.returncode == 0, proc.stderr[-3000:]
     info = json.loads(proc.stdout.strip().splitlines()[-1])
     assert info == {"devices": [4, 1, 4], "padded": [16, 8], "padded_y": [0, 2, 4, 6, 8]}
-    saved, meta = sweep.load_cell(out, group_programs(spec, expand(spec))[0].pid)
+    saved, meta = sweep.load_program(out, group_programs(spec, expand(spec))[0].pid)
     with np.load(path) as f:
         names = [k[2:] for k in f.files if k.startswith("4:")]
         assert "final:val_loss" in names and "curve:val_loss" in names

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import jax
 
 from jaxrnn.cells import ACTIVATIONS, CELLS
-from jaxrnn.grad.gradcheck import DTYPES, METHODS, gradcheck
+from jaxrnn.grad.diagnostics import gradient_flow
+from jaxrnn.grad.gradcheck import DTYPES, METHODS, gradcheck, make_problem
 from jaxrnn.model import LOSSES
+from jaxrnn.plots.common import save
+from jaxrnn.plots.gradflow import plot_gradient_flow
 
 VARIANTS = (("rnn", "tanh"), ("rnn", "sigmoid"), ("rnn", "relu"), ("lstm", "tanh"),
             ("gru", "tanh"))
@@ -137,6 +141,23 @@ def _run_all(args) -> int:
     return 0 if failed == 0 else 1
 
 
+def write_diagnostics(out_dir, **settings) -> Path:
+    """Computes ``gradient_flow`` for ``make_problem(**settings)``, writes ``gradient_flow.json``
+    and ``gradient_flow.png`` (drawn from the JSON) in ``out_dir``; returns the PNG's path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    anchor = settings.get("anchor", "start")
+    metrics = dict(gradient_flow(make_problem(**settings), anchor=anchor), settings=settings)
+    (out / "gradient_flow.json").write_text(json.dumps(metrics, indent=1))
+    s = settings
+    act = f"({s.get('activation', 'tanh')})" if s.get("cell", "rnn") == "rnn" else ""
+    title = (f"{s.get('cell', 'rnn')}{act}, loss {s.get('loss', 'all_steps')}, "
+             f"T={s.get('steps')}, H={s.get('hidden')}, seed {s.get('seed', 0)}; truncation "
+             f"windows anchored at {anchor}")
+    metrics = json.loads((out / "gradient_flow.json").read_text())
+    return save(plot_gradient_flow(metrics, title), out / "gradient_flow.png")
+
+
 def run(args) -> int:
     """Runs the check(s); returns 0 (all agree), 1 (a mismatch)."""
     jax.config.update("jax_enable_x64", True)  # float64 problems and finite differences
@@ -146,8 +167,6 @@ def run(args) -> int:
                                    args.anchor))
     print(json.dumps(report.to_dict(), indent=1) if args.json else format_table(report))
     if args.plot:
-        from jaxrnn.grad.diagnostics import write_diagnostics
-
         path = write_diagnostics(args.plot, **{k: v for k, v in _settings(
             args, args.cell, args.activation, args.loss, args.window, args.anchor).items()
             if k not in ("methods", "corrupt")})

@@ -1,41 +1,44 @@
 """The ``jaxrnn`` command.
 
-Each subcommand lives in its own module, listed in ``COMMANDS``. A *task* module (``Config``,
-``PRESETS``, ``main(cfg, out)``) gets ``--preset``, ``--out``, ``--list-presets`` and
-``--field=value`` overrides for free; any other module provides ``add_arguments(parser)`` and
-``run(args) -> int``. Bad input (unknown option, preset or field, wrong type) exits with status 2
-and one line naming the problem; set ``JAXRNN_DEBUG=1`` for the traceback.
+Each subcommand lives in its own module, imported and listed in ``COMMANDS`` (name ->
+(module, help)); a module that fails to import fails the command, it is never hidden. A *task*
+module (``Config``, ``PRESETS``, ``main(cfg, out)``) gets ``--preset``, ``--out``,
+``--list-presets`` and ``--field=value`` overrides for free; any other module provides
+``add_arguments(parser)`` and ``run(args) -> int``. Bad input (unknown option, preset or field,
+wrong type) exits with status 2 and one line naming the problem; set ``JAXRNN_DEBUG=1`` for the
+traceback.
 
-Compiled programs are kept in XLA's persistent cache (``$JAXRNN_CACHE_DIR``, default
-``~/.cache/jaxrnn/xla``), so a second run of the same program skips most of its compile time;
-``JAXRNN_CACHE_DIR=off`` disables it. At start the command also makes glibc's malloc keep the
-memory it frees (``jaxrnn.io.malloc``; ``JAXRNN_MALLOC=default`` opts out).
+Process-wide settings are switched here, at the command's entry, never inside a library call
+(``jaxrnn.io.settings``): compiled programs are kept in XLA's persistent cache
+(``$JAXRNN_CACHE_DIR``, default ``~/.cache/jaxrnn/xla``; ``JAXRNN_CACHE_DIR=off`` disables
+it), so a second run of the same program skips most of its compile time; a task config with
+``dtype=float64`` turns on ``jax_enable_x64`` before the task's ``main`` runs (``jaxrnn sweep``
+and ``jaxrnn gradcheck`` do the same for their runs). At start the command also makes glibc's
+malloc keep the memory it frees (``jaxrnn.io.malloc``; ``JAXRNN_MALLOC=default`` opts out).
 """
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import os
 import sys
 
+from jaxrnn.cli import gradcheck, reproduce, sample, sweep
+from jaxrnn.io import settings
 from jaxrnn.io.config import from_preset, parse_overrides, to_dict
 from jaxrnn.io.malloc import keep_freed_memory
+from jaxrnn.tasks import demo
+from jaxrnn.tasks.char import main as char
+from jaxrnn.tasks.sine import main as sine
 
 COMMANDS = {
-    "demo": ("jaxrnn.tasks.demo", "train a small RNN on a sine wave (seconds)"),
-    "sine": ("jaxrnn.tasks.sine.main", "sine-wave experiments: seed presets, variants, forecasts"),
-    "char": ("jaxrnn.tasks.char.main", "character-level language models"),
-    "sample": ("jaxrnn.cli.sample", "sample text from a trained character model"),
-    "gradcheck": ("jaxrnn.cli.gradcheck", "cross-validate gradients by every method"),
-    "sweep": ("jaxrnn.cli.sweep", "vmapped ablation sweeps"),
-    "reproduce": ("jaxrnn.cli.reproduce", "rerun every seed preset and study; write a report"),
+    "demo": (demo, "train a small RNN on a sine wave (seconds)"),
+    "sine": (sine, "sine-wave experiments: seed presets, variants, forecasts"),
+    "char": (char, "character-level language models"),
+    "sample": (sample, "sample text from a trained character model"),
+    "gradcheck": (gradcheck, "cross-validate gradients by every method"),
+    "sweep": (sweep, "vmapped ablation sweeps"),
+    "reproduce": (reproduce, "rerun every seed preset and study; write a report"),
 }
-
-
-def _available():
-    return {name: spec for name, spec in COMMANDS.items()
-            if importlib.util.find_spec(spec[0]) is not None}
 
 
 def _is_task(module) -> bool:
@@ -65,42 +68,30 @@ def _run_task(name, module, args, extra) -> int:
     out = args.out or os.path.join("runs", f"{name}-{args.preset}")
     flags = {k: v for k, v in vars(args).items()
              if k not in ("command", "preset", "out", "list_presets")}
+    settings.enable_dtype(getattr(cfg, "dtype", "float32"))
     module.main(cfg, out, **flags)
     return 0
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
+    """The parser: one subcommand per entry of ``COMMANDS``."""
     parser = argparse.ArgumentParser(prog="jaxrnn", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    modules = {}
-    for name, (path, help_) in _available().items():
-        module = importlib.import_module(path)
-        modules[name] = module
+    for name, (module, help_) in COMMANDS.items():
         if _is_task(module):
             _task_parser(sub, name, module, help_)
         else:
             module.add_arguments(sub.add_parser(name, help=help_, description=help_))
-    return parser, modules
-
-
-def enable_compilation_cache() -> None:
-    """Turns on XLA's persistent compilation cache (see the module docstring)."""
-    path = os.environ.get("JAXRNN_CACHE_DIR", os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "jaxrnn", "xla"))
-    if path.lower() == "off":
-        return
-    import jax
-
-    jax.config.update("jax_compilation_cache_dir", path)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    return parser
 
 
 def main(argv=None) -> int:
-    parser, modules = build_parser()
-    enable_compilation_cache()
+    """Runs ``jaxrnn COMMAND ...``; returns the exit status (2 on bad input)."""
+    parser = build_parser()
+    settings.enable_compilation_cache()
     keep_freed_memory()
     args, extra = parser.parse_known_args(argv)
-    module = modules[args.command]
+    module = COMMANDS[args.command][0]
     try:
         if _is_task(module):
             return _run_task(args.command, module, args, extra)

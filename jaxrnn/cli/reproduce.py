@@ -1,26 +1,27 @@
 """``jaxrnn reproduce``: rerun the seed presets and studies and write one Markdown report.
 
-The report is a list of sections. Each entry of ``SECTIONS`` names a module with a function
-``section(out_dir: Path, quick: bool) -> str``: it writes its runs under ``out_dir``
+The report is a list of sections. Each entry of ``SECTIONS`` is ``(name, function)`` with
+``function(out_dir: Path, quick: bool) -> str``: it writes its runs under ``out_dir``
 (``<--out>/<name>``) and returns Markdown whose links are relative to the report's directory.
-Add a study by appending one ``(name, "module")`` or ``(name, "module:function")`` line; a section whose module is not installed
-yet is listed as missing, not an error. Quick mode (the default) keeps the whole command to a
-few minutes on a laptop CPU, offline; ``--full`` runs every preset at its published length.
+Add a study by importing its section function and appending one line. Quick mode (the default)
+keeps the whole command to a few minutes on a laptop CPU, offline; ``--full`` runs every preset
+at its published length.
 Finished runs in ``--out`` with the same config are reused, so an interrupted report resumes.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import time
 from pathlib import Path
 
 from jaxrnn.io import runs
+from jaxrnn.sweep import studies
+from jaxrnn.tasks.char import main as char
+from jaxrnn.tasks.sine import report as sine_report
 
 SECTIONS = [
-    ("sine", "jaxrnn.tasks.sine.report"),
-    ("char", "jaxrnn.tasks.char.main:reproduce_section"),
-    ("ablations", "jaxrnn.sweep.studies:reproduce_section"),
+    ("sine", sine_report.section),
+    ("char", char.reproduce_section),
+    ("ablations", studies.reproduce_section),
 ]
 
 
@@ -51,16 +52,11 @@ def run(args) -> int:
     quick = not args.full
     parts = [_header(quick)]
     t0 = time.perf_counter()
-    for name, target in SECTIONS:
+    for name, section in SECTIONS:
         if args.only and name not in args.only:
-            continue
-        module_path, _, attr = target.partition(":")
-        if importlib.util.find_spec(module_path) is None:
-            parts.append(f"## {name}\n\n(section module {module_path} is not available)\n")
             continue
         print(f"section {name}:")
         t = time.perf_counter()
-        section = getattr(importlib.import_module(module_path), attr or "section")
         markdown = section(out / name, quick)
         parts.append(markdown + f"\n_Section time: {time.perf_counter() - t:.0f} s._\n")
     parts.append(f"\n_Total time: {time.perf_counter() - t0:.0f} s._\n")

@@ -13,13 +13,17 @@ Several hosts: start the same command on every host with ``--distributed``, whic
 Kubernetes or on Cloud TPU the three are detected from the environment; elsewhere pass
 ``--coordinator HOST:PORT --num-processes N --process-id I`` (or set JAX_COORDINATOR_ADDRESS).
 The runs are then sharded over every host's devices and process 0 writes the results.
+
+When any run of the spec has ``dtype=float64``, the command turns on ``jax_enable_x64`` first
+(the task programs only check it, ``jaxrnn.io.settings.require_dtype``).
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from jaxrnn.sweep.spec import load_spec, parse_seeds, quick_spec, spec_from_dict
+from jaxrnn.io import settings
+from jaxrnn.sweep.spec import expand, load_spec, parse_seeds, quick_spec, spec_from_dict
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -103,6 +107,8 @@ def run(args) -> int:
     from jaxrnn.sweep.runner import run_sweep
 
     spec = build_spec(args)
+    if any(getattr(r.config, "dtype", "float32") == "float64" for r in expand(spec)):
+        settings.enable_dtype("float64")  # the command's entry; the programs only check it
     devices = jax.devices()[:args.devices] if args.devices else None
     out = args.out or f"runs/sweep-{spec.name}"
     run_sweep(spec, out, resume=args.resume, devices=devices, max_programs=args.max_programs,

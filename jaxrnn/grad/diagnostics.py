@@ -1,28 +1,27 @@
 """Gradient-flow diagnostics: vanishing/exploding gradients and truncation bias, measured.
 
-Three measurements for one problem (``jaxrnn.grad.gradcheck.make_problem``'s model and loss):
+Maths only: no files, no figures (``jaxrnn gradcheck --plot`` writes them, drawn by
+``jaxrnn.plots.gradflow``). Three measurements for one problem
+(``jaxrnn.grad.gradcheck.make_problem``'s model and loss):
 
-- ``hidden_grad_norms``: ``||dL/dh_t||`` for every step t (Frobenius over batch and units), the
-  total gradient reaching the hidden state (from the manual BPTT's backward sweep). Under full
-  BPTT with a loss on the last step only, it shrinks (vanishes) or grows (explodes) going back in
-  time at the rate set by the step Jacobians.
+- ``carry_grad_norms``: ``||dL/dc_t||`` for every step t (over batch and units), the total
+  gradient reaching the carry after step t (h, and c for the LSTM), the one carry-gradient norm
+  every task and sweep uses. Under full BPTT with a loss on the last step only, it shrinks
+  (vanishes) or grows (explodes) going back in time at the rate set by the step Jacobians.
 - ``step_jacobians`` / ``jacobian_spectra``: the Jacobians ``J_t = d s_t / d s_{t-1}`` of one
   step (s = h, or [h; c] for the LSTM) along the first sequence, by ``jax.jacfwd`` of
   ``Cell.step``, and their singular values. ``dL/dh_t`` is the product of the transposed J's, so
   ``||J_t||_2 < 1`` over many steps means vanishing gradients. (Vanilla RNN:
   ``J_t = diag(φ'(a_t)) W_hh``.)
-- ``truncation_bias``: for windows k, the cosine similarity and the relative error
-  ``||g_k - g||/||g||`` of the truncated gradient g_k (``window=k``) against the full-BPTT
-  gradient g, over the *cell* params (the readout's gradient does not depend on k).
+- ``truncation_bias``: for windows k, ``gradient_bias`` (the one truncation-bias measure: cosine
+  similarity and relative error ``||g_k - g||/||g||``) of the truncated gradient g_k
+  (``window=k``) against the full-BPTT gradient g, over the *cell* params (the readout's
+  gradient does not depend on k).
 
-``write_diagnostics(out_dir, ...)`` computes these for the problem with its recurrent weights
-scaled by 0.5, 1 and 2 (contracting, as drawn, expanding), saves ``gradient_flow.json`` and draws
-``gradient_flow.png`` from it.
+``gradient_flow(problem)`` computes these with the recurrent weights scaled by 0.5, 1 and 2
+(contracting, as drawn, expanding).
 """
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -30,7 +29,7 @@ import numpy as np
 from jax import lax
 
 from jaxrnn.cells import LSTMCarry
-from jaxrnn.model import readouts
+from jaxrnn.model import get_loss, readouts
 from jaxrnn.grad.manual_bptt import manual_bptt
 
 SCALES = (0.5, 1.0, 2.0)
@@ -44,15 +43,9 @@ def scaled_norm(x, axis=-1):
     return jnp.squeeze(scale, axis) * jnp.sqrt(jnp.sum((x / safe) ** 2, axis=axis))
 
 
-def hidden_grad_norms(cell, params, xs, targets, loss, carry0=None, *, window=None,
-                      anchor="start"):
-    """(T,) ``||dL/dh_t||`` over the batch and the units (gradient w.r.t. the hidden state)."""
-    dhs = manual_bptt(cell, params, xs, targets, loss, carry0, window=window, anchor=anchor).dhs
-    return scaled_norm(dhs.reshape(dhs.shape[0], -1), axis=1)
-
-
-def _flat(carry):
-    return jnp.concatenate([carry.h, carry.c]) if isinstance(carry, LSTMCarry) else carry
+def _flat(tree):
+    """One vector of a pytree's leaves: a carry's [h; c], or a gradient's every entry."""
+    return jnp.concatenate([jnp.ravel(x) for x in jax.tree_util.tree_leaves(tree)])
 
 
 def _unflat(cell, s):
@@ -93,21 +86,16 @@ def jacobian_spectra(jacobians):
 
 
 def truncation_bias(cell, params, xs, targets, loss, carry0=None, *, windows, anchor="start"):
-    """``{"window", "cosine", "rel_error"}``: lists over ``windows`` of the truncated gradient's
-    cosine similarity with, and relative distance from, the full-BPTT gradient (cell params)."""
-    def flat(window):
-        g = manual_bptt(cell, params, xs, targets, loss, carry0, window=window,
-                        anchor=anchor).grads["cell"]
-        return np.concatenate([np.ravel(v) for v in jax.tree_util.tree_leaves(g)])
+    """``{"window", "cosine", "rel_error"}``: lists over ``windows`` of ``gradient_bias`` of the
+    truncated cell-param gradient (``window=k``, manual BPTT) against the full-BPTT one."""
+    def cell_grads(window):
+        return manual_bptt(cell, params, xs, targets, loss, carry0, window=window,
+                           anchor=anchor).grads["cell"]
 
-    full = flat(None)
-    norm = np.linalg.norm(full)
-    out = {"window": [int(k) for k in windows], "cosine": [], "rel_error": []}
-    for k in windows:
-        g = flat(int(k))
-        out["cosine"].append(float(g @ full / max(np.linalg.norm(g) * norm, 1e-300)))
-        out["rel_error"].append(float(np.linalg.norm(g - full) / max(norm, 1e-300)))
-    return out
+    full = cell_grads(None)
+    biases = [gradient_bias(cell_grads(int(k)), full) for k in windows]
+    return {"window": [int(k) for k in windows], "cosine": [float(b["cos"]) for b in biases],
+            "rel_error": [float(b["rel"]) for b in biases]}
 
 
 def scale_recurrent(params, scale):
@@ -119,80 +107,27 @@ def scale_recurrent(params, scale):
 def gradient_flow(problem, scales=SCALES, anchor="end") -> dict:
     """All three measurements, as lists, for the problem with its recurrent weights scaled.
 
-    Returns: ``{"settings": ..., "runs": [{"scale", "grad_norms" (T,), "jacobian_norm" (T,),
-    "jacobian_min_sv" (T,), "truncation": truncation_bias(...)}]}`` (full BPTT norms).
+    Returns: ``{"runs": [{"scale", "grad_norms" (T,) (``carry_grad_norms``, full BPTT),
+    "jacobian_norm" (T,), "jacobian_min_sv" (T,), "truncation": truncation_bias(...)}]}``.
     """
     cell, params, xs, targets, loss, carry0 = problem[:6]
     T = xs.shape[0]
     runs = []
+
+    def loss_of_preds(preds):
+        return get_loss(loss)(preds, targets)
+
     for s in scales:
         p = scale_recurrent(params, s)
         sv = np.asarray(jacobian_spectra(step_jacobians(cell, p, xs, carry0)))
         runs.append({
             "scale": float(s),
-            "grad_norms": np.asarray(hidden_grad_norms(cell, p, xs, targets, loss, carry0)
-                                     ).tolist(),
+            "grad_norms": np.asarray(carry_grad_norms(cell, p, xs, loss_of_preds,
+                                                      carry0=carry0)).tolist(),
             "jacobian_norm": sv[:, 0].tolist(), "jacobian_min_sv": sv[:, -1].tolist(),
             "truncation": truncation_bias(cell, p, xs, targets, loss, carry0,
                                           windows=range(1, T + 1), anchor=anchor)})
     return {"runs": runs}
-
-
-def plot_gradient_flow(metrics: dict, title: str = ""):
-    """Figure of ``gradient_flow``'s metrics: four panels, one line per recurrent scale."""
-    import matplotlib.pyplot as plt
-
-    from jaxrnn.plots import common as plotting
-
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), constrained_layout=True)
-    for run in metrics["runs"]:
-        label = f"W_h x {run['scale']:g}"
-        t = np.arange(1, len(run["grad_norms"]) + 1)
-        axes[0, 0].semilogy(t, run["grad_norms"], marker=".", label=label)
-        line, = axes[0, 1].semilogy(t, run["jacobian_norm"], marker=".", label=label)
-        axes[0, 1].semilogy(t, run["jacobian_min_sv"], ls=":", color=line.get_color())
-        tr = run["truncation"]
-        axes[1, 0].plot(tr["window"], tr["cosine"], marker=".", label=label)
-        rel = np.asarray(tr["rel_error"])
-        axes[1, 1].semilogy(tr["window"], np.where(rel > 0, rel, np.nan), marker=".",
-                            label=label)  # exactly 0 (k >= T: nothing cut) is left out
-    axes[0, 0].set(title="||dL/dh_t|| (full BPTT)", xlabel="step t", ylabel="norm")
-    axes[0, 1].set(title="||ds_t/ds_{t-1}||_2 (solid), smallest singular value (dotted)",
-                   xlabel="step t", ylabel="singular value")
-    axes[1, 0].set(title="truncated vs full gradient: cosine similarity",
-                   xlabel="window k", ylabel="cosine")
-    axes[1, 1].set(title="truncated vs full gradient: ||g_k - g|| / ||g|| (0 not drawn)",
-                   xlabel="window k", ylabel="relative error")
-    for ax in axes.flat:
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle(title)
-    return fig
-
-
-def write_diagnostics(out_dir, **settings) -> Path:
-    """Computes ``gradient_flow`` for ``make_problem(**settings)``, writes ``gradient_flow.json``
-    and ``gradient_flow.png`` (drawn from the JSON) in ``out_dir``; returns the PNG's path."""
-    from jaxrnn.grad.gradcheck import make_problem
-    from jaxrnn.plots.common import save
-
-    problem = make_problem(**settings)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    anchor = settings.get("anchor", "start")
-    metrics = dict(gradient_flow(problem, anchor=anchor), settings=settings)
-    (out / "gradient_flow.json").write_text(json.dumps(metrics, indent=1))
-    s = settings
-    act = f"({s.get('activation', 'tanh')})" if s.get("cell", "rnn") == "rnn" else ""
-    title = (f"{s.get('cell', 'rnn')}{act}, loss {s.get('loss', 'all_steps')}, "
-             f"T={s.get('steps')}, H={s.get('hidden')}, seed {s.get('seed', 0)}; truncation "
-             f"windows anchored at {anchor}")
-    metrics = json.loads((out / "gradient_flow.json").read_text())
-    return save(plot_gradient_flow(metrics, title), out / "gradient_flow.png")
-
-
-def _flat(tree):
-    return jnp.concatenate([jnp.ravel(x) for x in jax.tree_util.tree_leaves(tree)])
 
 
 def gradient_bias(g_trunc, g_full) -> dict:
@@ -208,7 +143,8 @@ def gradient_bias(g_trunc, g_full) -> dict:
             "rel": jnp.where(ok, jnp.linalg.norm(a - b) / jnp.where(ok, nb, 1.0), nan)}
 
 
-def carry_grad_norms(cell, params: dict, xs, loss_of_preds, *, per_example: bool = False):
+def carry_grad_norms(cell, params: dict, xs, loss_of_preds, *, per_example: bool = False,
+                     carry0=None):
     """``||∂L/∂c_t||`` (full BPTT), c_t the carry after step t: the one carry-gradient norm.
 
     Computed as the gradient of L with respect to a zero perturbation added to each step's new
@@ -216,6 +152,7 @@ def carry_grad_norms(cell, params: dict, xs, loss_of_preds, *, per_example: bool
     Args: params ``{"cell", "readout"}``; xs (T, [B,] D) or int (T, [B]); per_example: norms
       over the units of each example separately (batched xs only). When L sums per-example
       losses, example b's row is ``||∂L_b/∂c_t||``, its own loss's dependence on its state.
+      carry0: the initial carry (batch_shape + (H,)); default zeros.
     Returns: (T,) norms over batch and units, or (T, B) with ``per_example``.
     """
     xs = jnp.asarray(xs)
@@ -226,7 +163,7 @@ def carry_grad_norms(cell, params: dict, xs, loss_of_preds, *, per_example: bool
     for _ in batch_shape:
         step = jax.vmap(step, (None, 0, 0))
     dtype = jax.tree_util.tree_leaves(p)[0].dtype
-    carry0 = cell.init_carry(p, batch_shape, dtype)
+    carry0 = cell.init_carry(p, batch_shape, dtype) if carry0 is None else carry0
 
     def total(deltas):
         def body(c, inp):

@@ -101,16 +101,6 @@ LOSS_FORMS = {  # name -> (form, scale c(T, B)): L = c * (the form's sum)
 }
 
 
-def loss_and_grad_preds(loss: str, preds, targets):
-    """``(L, δŷ)`` of a named loss by the module's formulas.
-
-    Args: preds (T, B, O); targets (B, O) for the squared losses, int labels (T, B) for xent.
-    Returns: scalar L and δŷ (T, B, O).
-    """
-    form, scale = LOSS_FORMS[loss]
-    return _loss_form(form, scale(*preds.shape[:2]), preds, targets)
-
-
 def _loss_form(form, c, preds, targets):
     """``L = c Σ_b ||ŷ_T - y||²`` ("last"), ``c Σ_{t,b} ||ŷ_t - y||²`` ("all_steps") or
     ``-c Σ_{t,b} log softmax(ŷ_t)[c_t]`` ("xent"), and δŷ. c may be traced."""

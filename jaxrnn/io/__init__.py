@@ -1,3 +1,4 @@
 """Run plumbing, no maths: configs (``config``), run directories and atomic writes (``runs``),
-checkpoints (``checkpoint``), the progress bar (``progress``) and the malloc setting the
-``jaxrnn`` command applies at start (``malloc``)."""
+checkpoints (``checkpoint``), the progress bar (``progress``), and the process settings the
+``jaxrnn`` command applies at its entry: the compile cache and x64 (``settings``) and glibc's
+malloc tuning (``malloc``, formerly ``host``)."""

@@ -1,5 +1,8 @@
 """Run directories: config, metrics and summaries written so figures can be redrawn later.
 
+A sweep directory keeps each finished program's outputs in ``programs/`` (``program_file``,
+``program_files``; sweeps written before the rename called the folder ``cells/``, still read).
+
 Every file is written atomically (a temporary file in the same directory, then ``os.replace``),
 so a crash mid-write leaves the previous version intact.
 """
@@ -99,3 +102,21 @@ def make_run_dir(out, cfg, *, exist_ok: bool = False) -> Path:
     write_json(out / "config.json", {"config": to_dict(cfg), "config_hash": config_hash(cfg),
                                      "versions": versions()})
     return out
+
+
+PROGRAMS = "programs"
+OLD_PROGRAMS = "cells"  # the same folder in sweep directories written before the rename
+
+
+def program_file(sweep_dir, pid: str, suffix: str) -> Path:
+    """A sweep program's saved file ``programs/<pid><suffix>``; in a sweep directory written
+    before the rename, the existing ``cells/<pid><suffix>`` instead (read and resumed as is)."""
+    old = Path(sweep_dir) / OLD_PROGRAMS / f"{pid}{suffix}"
+    return old if old.exists() else Path(sweep_dir) / PROGRAMS / f"{pid}{suffix}"
+
+
+def program_files(sweep_dir, pattern: str) -> list[Path]:
+    """Every saved program file matching ``pattern`` (e.g. ``"*.json"``) in ``programs/`` and
+    an old sweep directory's ``cells/``, sorted by file name."""
+    found = [p for d in (PROGRAMS, OLD_PROGRAMS) for p in (Path(sweep_dir) / d).glob(pattern)]
+    return sorted(found, key=lambda p: p.name)

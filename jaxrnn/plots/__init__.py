@@ -1,5 +1,7 @@
 """Figures from arrays or saved CSVs; nothing here trains or imports a task.
 
-``common`` holds the shared helpers (Agg backend chosen when a figure is saved); ``sine``,
-``char``, ``sweep`` and ``gradflow`` draw one family of figures each.
+``common`` holds the shared helpers (figures are ``matplotlib.figure.Figure`` objects, built
+without pyplot, so no backend is chosen on import; ``save`` writes the PNG), ``labels`` how
+values are written in tables and figures; ``sine``, ``char``, ``sweep`` and ``gradflow`` draw
+one family of figures each.
 """

@@ -3,10 +3,7 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from jaxrnn.plots.common import subplots
 
 
 def _col(rows, key):
@@ -25,7 +22,7 @@ def loss_curves(rows: list[dict], *, title: str = "", smooth_decay: float = 0.99
     Args: rows with ``epoch``, ``train_loss``, ``smooth_loss`` and (some) ``val_loss`` values;
       smooth_decay: d of the smoothing, for the legend.
     """
-    fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
+    fig, ax = subplots(figsize=(7, 4))
     epoch = _col(rows, "epoch")
     ax.plot(epoch, _col(rows, "train_loss"), lw=0.8, alpha=0.6, label="train (interval mean)")
     ax.plot(epoch, _col(rows, "smooth_loss"), lw=1.5, label=f"train (smoothed, {smooth_decay})")
@@ -44,7 +41,7 @@ def val_against_time(runs: dict, *, target: float | None = None, title: str = ""
 
     Args: runs: label -> metrics rows (``elapsed_s``, ``val_loss``); target: a dashed line.
     """
-    fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
+    fig, ax = subplots(figsize=(7, 4))
     for label, rows in runs.items():
         pts = [(t / 60, v) for t, v in zip(_col(rows, "elapsed_s"), _col(rows, "val_loss"))
                if not math.isnan(v)]

@@ -1,20 +1,26 @@
-"""Figure helpers: take arrays, return a matplotlib Figure, never call ``show()``.
+"""Figure helpers: take arrays, return a matplotlib ``Figure``, never call ``show()``.
 
-The Agg backend is selected on import, so figures render on machines without a display.
+Figures are built with the object-oriented API (``matplotlib.figure.Figure``), not pyplot: no
+global figure state and no backend to choose, so nothing switches the backend on import and
+figures render on machines without a display. ``save`` writes the PNG (Agg, through the
+figure's own canvas).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize=(7, 4), squeeze: bool = True):
+    """``(fig, axes)`` as ``pyplot.subplots`` with constrained layout, without pyplot state."""
+    fig = Figure(figsize=figsize, constrained_layout=True)
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
 
 
 def line_plot(x, series: dict, *, title="", xlabel="", ylabel="", logy=False, styles=None):
     """One axis with a line per entry of ``series`` (label -> y values over ``x``)."""
-    fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
+    fig, ax = subplots(figsize=(7, 4))
     for label, y in series.items():
         ax.plot(x, y, label=label, **(styles or {}).get(label, {}))
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
@@ -27,9 +33,8 @@ def line_plot(x, series: dict, *, title="", xlabel="", ylabel="", logy=False, st
 
 
 def save(fig, path) -> Path:
-    """Saves ``fig`` as PNG at ``path`` (parents created) and closes it."""
+    """Saves ``fig`` as PNG at ``path`` (parents created); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

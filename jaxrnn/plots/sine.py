@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxrnn.plots import common as plotting
-
 from jaxrnn.io import runs
-from jaxrnn.plots.common import plt
+from jaxrnn.plots import common as plotting
+from jaxrnn.plots.common import subplots
 
 BASELINE_STYLE = {"zero": dict(color="0.6", ls=":"),
                   "last_value": dict(color="tab:orange", ls="--"),
@@ -44,7 +43,7 @@ def _channels(rows):
 def draw_loss(run: Path, summary: dict):
     rows = runs.read_csv(run / "metrics.csv")
     ep = _columns(rows, "epoch")
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    fig, (a1, a2) = subplots(1, 2, figsize=(11, 4))
     a1.plot(*_finite(ep, _columns(rows, "train_loss")), label="train")
     a1.plot(*_finite(ep, _columns(rows, "val_loss")), label="held out")
     a1.set(yscale="log", xlabel="epoch (0 = init)", ylabel="objective",
@@ -69,8 +68,7 @@ def draw_loss(run: Path, summary: dict):
 def draw_predictions(run: Path, summary: dict):
     rows = runs.read_csv(run / "predictions.csv")
     chans = _channels(rows)
-    fig, axes = plt.subplots(len(chans), 1, figsize=(10, 3.4 * len(chans)), squeeze=False,
-                             constrained_layout=True)
+    fig, axes = subplots(len(chans), 1, figsize=(10, 3.4 * len(chans)), squeeze=False)
     idx = _columns(rows, "index")
     r = summary["rmse"]
     for ax, sfx in zip(axes[:, 0], chans):
@@ -94,7 +92,7 @@ def draw_forecast(run: Path, summary: dict):
     hz = runs.read_csv(run / "forecast.csv")
     series = runs.read_csv(run / "series.csv")
     sfx = _channels(ex)[0]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4), constrained_layout=True)
+    fig, (a1, a2) = subplots(1, 2, figsize=(12, 4))
     start = int(ex[0]["index"])
     hist = [s for s in series if start - 2 * summary["window"] <= s["index"] < start]
     value_key = "value" + sfx if sfx else "value"
@@ -125,7 +123,7 @@ def draw_forecast(run: Path, summary: dict):
 def draw_grad_steps(run: Path, summary: dict):
     rows = runs.read_csv(run / "grad_steps.csv")
     t = _columns(rows, "t")
-    fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
+    fig, ax = subplots(figsize=(7, 4))
     notes = []
     for key, label in (("init", "at init"), ("final", "after training")):
         g = _columns(rows, key)

@@ -1,4 +1,4 @@
-"""A sweep's figures, drawn from its saved ``results.csv`` and ``cells/*.npz`` only.
+"""A sweep's figures, drawn from its saved ``results.csv`` and ``programs/*.npz`` only.
 
 - ``final_<metric>.png``: the metric against each swept field (one panel per field), a line per
   setting of the other fields, mean with its 95% t-interval as error bars, every seed as a dot;
@@ -14,12 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxrnn.plots.common import plt, save
-from jaxrnn.sweep.report import _value, swept
+from matplotlib import artist
+
+from jaxrnn.io import runs
+from jaxrnn.plots.common import save, subplots
+from jaxrnn.plots.labels import value_label
 
 
 def _label(fields, point) -> str:
-    return ", ".join(f"{f}={_value(f, point[f])}" for f in fields) or "all runs"
+    return ", ".join(f"{f}={value_label(f, point[f])}" for f in fields) or "all runs"
 
 
 def _logy(ax, arrays) -> None:
@@ -33,16 +36,18 @@ def _logy(ax, arrays) -> None:
             ax.set_yscale("log", nonpositive="mask")
 
 
-def with_cases(spec: dict, rows: list, agg: list):
+def with_cases(spec: dict, grid: dict, rows: list, agg: list):
     """``(grid, rows, agg)`` where the fields set together by the spec's cases become one field
-    ``case`` (its values joined by "/"), so each case is one x position and one line."""
-    grid = swept(spec, rows)
+    ``case`` (its values joined by "/"), so each case is one x position and one line.
+
+    Args: grid: swept field -> its values (the report's ``swept``: case keys, then the grid).
+    """
     keys = list(dict.fromkeys(k for case in spec.get("cases", []) for k in case))
     if not keys:
         return grid, rows, agg
 
     def label(r):
-        return "/".join(_value(k, r[k]) for k in keys)
+        return "/".join(value_label(k, r[k]) for k in keys)
 
     rows = [{**r, "case": label(r)} for r in rows]
     agg = [{**e, "case": label(e)} for e in agg]
@@ -53,8 +58,7 @@ def with_cases(spec: dict, rows: list, agg: list):
 def final_figure(spec: dict, grid: dict, rows: list, agg: list, metric: str):
     """The metric against each swept field of ``grid`` (module docstring)."""
     fields = list(grid) or ["seed"]
-    fig, axes = plt.subplots(1, len(fields), figsize=(5.5 * len(fields), 4),
-                             constrained_layout=True, squeeze=False)
+    fig, axes = subplots(1, len(fields), figsize=(5.5 * len(fields), 4), squeeze=False)
     for ax, field in zip(axes[0], fields):
         others = [f for f in grid if f != field]
         values = grid.get(field, sorted({r["seed"] for r in rows}))
@@ -77,10 +81,10 @@ def final_figure(spec: dict, grid: dict, rows: list, agg: list, metric: str):
                        color=bar[0].get_color())
             drawn += [mean, [v for _, v in pts]]
         _logy(ax, drawn)
-        ticks = [_value(field, v) for v in values]
+        ticks = [value_label(field, v) for v in values]
         ax.set_xticks(range(len(values)), ticks)
         if len("".join(ticks)) > 60:
-            plt.setp(ax.get_xticklabels(), rotation=25, ha="right")
+            artist.setp(ax.get_xticklabels(), rotation=25, ha="right")
         xlabel = " / ".join(dict.fromkeys(k for c in spec.get("cases", []) for k in c)) \
             if field == "case" else field
         ax.set(xlabel=xlabel, ylabel=metric, title=f"{metric} vs {field}")
@@ -92,10 +96,10 @@ def final_figure(spec: dict, grid: dict, rows: list, agg: list, metric: str):
 
 
 def _series_by_point(out: Path, fields: list, rows: list, prefix: str):
-    """{name: {point key: (x, (S, K) values)}} of the cells' ``prefix:*`` arrays."""
+    """{name: {point key: (x, (S, K) values)}} of the saved programs' ``prefix:*`` arrays."""
     point_of = {int(r["run"]): tuple(r[f] for f in fields) for r in rows}
     found: dict = {}
-    for path in sorted((out / "cells").glob("*.npz")):
+    for path in runs.program_files(out, "*.npz"):
         with np.load(path) as f:
             index = f["run_index"]
             axis = f[f"axis:{prefix}"] if f"axis:{prefix}" in f.files else None
@@ -115,8 +119,7 @@ def band_figure(spec: dict, fields: list, name: str, series: dict, xlabel: str):
     panels: dict = {}
     for key in series:
         panels.setdefault(key[0] if facet else None, []).append(key)
-    fig, axes = plt.subplots(1, len(panels), figsize=(min(5.5 * len(panels), 22), 4),
-                             constrained_layout=True, squeeze=False)
+    fig, axes = subplots(1, len(panels), figsize=(min(5.5 * len(panels), 22), 4), squeeze=False)
     for ax, (panel, keys) in zip(axes[0], panels.items()):
         arrays = []
         for key in keys:
@@ -131,7 +134,7 @@ def band_figure(spec: dict, fields: list, name: str, series: dict, xlabel: str):
             ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.18, linewidth=0)
             arrays.append(finite)
         _logy(ax, arrays)
-        title = f"{fields[0]}={_value(fields[0], panel)}" if facet else name
+        title = f"{fields[0]}={value_label(fields[0], panel)}" if facet else name
         ax.set(xlabel=xlabel, ylabel=name, title=title)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
@@ -139,13 +142,17 @@ def band_figure(spec: dict, fields: list, name: str, series: dict, xlabel: str):
     return fig
 
 
-def draw_figures(out, spec: dict, rows: list, agg: list, metrics: list) -> list:
-    """Every figure of the module docstring; returns their paths."""
+def draw_figures(out, spec: dict, grid: dict, rows: list, agg: list, metrics: list) -> list:
+    """Every figure of the module docstring; returns their paths.
+
+    Args: out: the sweep directory; grid: swept field -> values (``with_cases``); rows: the
+      results.csv rows; agg: the report's per-point aggregates; metrics: the reported metrics.
+    """
     out = Path(out)
     labels = {}
-    for meta in sorted((out / "cells").glob("*.json")):
+    for meta in runs.program_files(out, "*.json"):
         labels = json.loads(meta.read_text()).get("labels", labels)
-    grid, rows, agg = with_cases(spec, rows, agg)
+    grid, rows, agg = with_cases(spec, grid, rows, agg)
     paths = [save(final_figure(spec, grid, rows, agg, m), out / f"final_{m}.png")
              for m in metrics]
     for prefix in ("curve", "profile"):

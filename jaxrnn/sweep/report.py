@@ -7,7 +7,7 @@ inf, are counted in ``diverged`` and left out)::
     95% interval  m ± t_{0.975, n-1} s / sqrt(n)     (Student's t; none when n < 2)
 
 ``write_report(out)`` reads only what the sweep saved (``spec.json``, ``results.csv``,
-``cells/``), so the report can be redrawn without training (``jaxrnn sweep --report DIR``). It
+``programs/``), so the report can be redrawn without training (``jaxrnn sweep --report DIR``). It
 writes ``summary.md`` (description, command, runtime, one table per reported metric, figures)
 and the PNGs of ``jaxrnn.plots.sweep``.
 """
@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from jaxrnn.io import runs as runs_io
+from jaxrnn.plots.labels import fmt, value_label
+from jaxrnn.plots.sweep import draw_figures
 
 
 def t_interval(values) -> dict:
@@ -62,31 +64,15 @@ def aggregate(rows: list, fields: list, metrics: list) -> list:
     return out
 
 
-def _fmt(x) -> str:
-    if isinstance(x, str):
-        return x
-    if x is None or not math.isfinite(x):
-        return "–"
-    return f"{x:.4g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.3e}"
-
-
-def _value(field, v):
-    if field == "bptt_window" and v in (0, 0.0):
-        return "full"
-    if isinstance(v, float) and v.is_integer() and field in ("bptt_window", "hidden", "window"):
-        return str(int(v))
-    return _fmt(v)
-
-
 def markdown_table(agg: list, fields: list, metric: str) -> str:
     """A Markdown table of one metric: field values, seeds, diverged, mean, std, 95% interval."""
     head = fields + ["seeds", "diverged", f"{metric} mean", "std", "95% interval"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in agg:
         s = e[metric]
-        ci = "–" if not math.isfinite(s["lo"]) else f"[{_fmt(s['lo'])}, {_fmt(s['hi'])}]"
-        cells = [_value(f, e[f]) for f in fields] + [str(e["seeds"]), str(e["diverged"]),
-                                                     _fmt(s["mean"]), _fmt(s["std"]), ci]
+        ci = "–" if not math.isfinite(s["lo"]) else f"[{fmt(s['lo'])}, {fmt(s['hi'])}]"
+        cells = [value_label(f, e[f]) for f in fields] + [str(e["seeds"]), str(e["diverged"]),
+                                                     fmt(s["mean"]), fmt(s["std"]), ci]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -108,18 +94,16 @@ def report_metrics(spec: dict, rows: list) -> list:
 
 def write_report(out) -> Path:
     """Writes ``summary.md`` and the figures from the saved results; returns summary.md."""
-    from jaxrnn.plots.sweep import draw_figures
-
     out = Path(out)
     spec = json.loads((out / "spec.json").read_text())
     rows = runs_io.read_csv(out / "results.csv") if (out / "results.csv").exists() else []
     fields = list(swept(spec, rows))
     metrics = report_metrics(spec, rows)
     agg = aggregate(rows, fields, metrics) if rows else []
-    figures = draw_figures(out, spec, rows, agg, metrics) if rows else []
-    cells = [json.loads(p.read_text()) for p in sorted((out / "cells").glob("*.json"))]
-    compile_s = sum(c["compile_s"] for c in cells)
-    run_s = sum(c["run_s"] for c in cells)
+    figures = draw_figures(out, spec, swept(spec, rows), rows, agg, metrics) if rows else []
+    programs = [json.loads(p.read_text()) for p in runs_io.program_files(out, "*.json")]
+    compile_s = sum(p["compile_s"] for p in programs)
+    run_s = sum(p["run_s"] for p in programs)
     sweep = json.loads((out / "sweep.json").read_text())
     versions = sweep["versions"]
     lines = [f"# Sweep `{spec['name']}` ({spec['task']}, preset `{spec['preset']}`)", ""]
@@ -129,7 +113,7 @@ def write_report(out) -> Path:
               f"Base overrides: `{json.dumps(spec['base'])}`; "
               + (f"cases: `{json.dumps(spec['cases'])}`; " if spec.get("cases") else "")
               + f"grid: `{json.dumps(spec['grid'])}`; seeds: `{spec['seeds']}`.", "",
-              f"{len(rows)} runs in {len(cells)} program(s); compile {compile_s:.1f} s, "
+              f"{len(rows)} runs in {len(programs)} program(s); compile {compile_s:.1f} s, "
               f"train {run_s:.1f} s in total on {versions['device_count']} "
               f"{versions['device_kind']} device(s) (jax {versions['jax']}, jaxlib "
               f"{versions['jaxlib']}, optax {versions['optax']}).", ""]

@@ -1,4 +1,4 @@
-"""Ablation sweeps: many runs of a task as one vmapped, jitted and sharded program per cell.
+"""Ablation sweeps: many runs of a task as one vmapped, jitted and sharded program per group.
 
 ``run_sweep(spec, out)`` expands a spec (``jaxrnn.sweep.spec``) into runs, groups them into
 programs (runs that differ only in traced hyperparameters, initialisers and seeds share one;
@@ -12,11 +12,13 @@ last run. The same code runs on 1 CPU, 8 GPUs or several hosts (call
 ``jax.distributed.initialize()`` first on each host, or ``jaxrnn sweep --distributed``; only
 process 0 writes files).
 
-Each finished program is a *cell* saved at once under ``out/cells/`` (``<pid>.npz`` outputs, then
+Each finished program is saved at once under ``out/programs/`` (``<pid>.npz`` outputs, then
 ``<pid>.json`` metadata, which marks it complete), so a stopped sweep resumed with
-``resume=True`` recomputes nothing that finished. ``out`` holds ``spec.json``, ``sweep.json``
-(versions, device kind, spec digest), ``configs.json`` (every run's config and hash),
-``results.csv`` (one row per run), and the report of ``jaxrnn.sweep.report``.
+``resume=True`` recomputes nothing that finished (a sweep directory written before the rename
+keeps its finished programs in ``cells/``; they are read and resumed from there). ``out``
+holds ``spec.json``, ``sweep.json`` (versions, device kind, spec digest), ``configs.json`` (every
+run's config and hash), ``results.csv`` (one row per run), and the report of
+``jaxrnn.sweep.report``.
 """
 from __future__ import annotations
 
@@ -135,20 +137,20 @@ def prepare_dir(out, spec: Spec, runs: list, resume: bool, spec_path=None) -> Pa
     return out
 
 
-def cell_paths(out, pid: str):
-    """(npz, json) paths of a program's cell."""
-    return Path(out) / "cells" / f"{pid}.npz", Path(out) / "cells" / f"{pid}.json"
+def program_paths(out, pid: str):
+    """(npz, json) paths of a program's saved outputs and metadata."""
+    return runs_io.program_file(out, pid, ".npz"), runs_io.program_file(out, pid, ".json")
 
 
 def is_done(out, pid: str) -> bool:
-    """True when the cell's metadata (written last) exists."""
-    npz, meta = cell_paths(out, pid)
+    """True when the program's metadata (written last) exists."""
+    npz, meta = program_paths(out, pid)
     return npz.exists() and meta.exists()
 
 
-def save_cell(out, group, outputs: dict, timing: dict, axes: dict) -> None:
-    """Writes the cell's outputs (npz) and then its metadata (json), both atomically."""
-    npz, meta = cell_paths(out, group.pid)
+def save_program(out, group, outputs: dict, timing: dict, axes: dict) -> None:
+    """Writes the program's outputs (npz) and then its metadata (json), both atomically."""
+    npz, meta = program_paths(out, group.pid)
     buf = io.BytesIO()
     np.savez(buf, run_index=np.array([r.index for r in group.runs]), **outputs,
              **{f"axis:{k}": np.asarray(v) for k, v in axes.items() if not k.endswith("label")})
@@ -159,21 +161,21 @@ def save_cell(out, group, outputs: dict, timing: dict, axes: dict) -> None:
         **timing, "versions": runs_io.versions()})
 
 
-def load_cell(out, pid: str):
-    """``(outputs dict of numpy arrays, metadata dict)`` of a finished cell."""
-    npz, meta = cell_paths(out, pid)
+def load_program(out, pid: str):
+    """``(outputs dict of numpy arrays, metadata dict)`` of a finished program."""
+    npz, meta = program_paths(out, pid)
     with np.load(npz) as f:
         outputs = {k: f[k] for k in f.files}
     return outputs, json.loads(meta.read_text())
 
 
 def collect_rows(out, spec: Spec, runs: list, groups: list) -> list:
-    """results.csv rows (one per run of every finished cell), in run order."""
+    """results.csv rows (one per run of every finished program), in run order."""
     rows = {}
     for g in groups:
         if not is_done(out, g.pid):
             continue
-        outputs, meta = load_cell(out, g.pid)
+        outputs, meta = load_program(out, g.pid)
         for i, idx in enumerate(outputs["run_index"]):
             r = runs[int(idx)]
             row = {"run": r.index, "program": g.pid, **r.point, "seed": r.seed,
@@ -192,7 +194,7 @@ def run_sweep(spec: Spec, out, *, resume: bool = False, devices=None, max_progra
 
     Args:
       spec: from ``load_spec`` / ``spec_from_dict``.
-      resume: continue a sweep in ``out`` (finished cells are not recomputed).
+      resume: continue a sweep in ``out`` (finished programs are not recomputed).
       devices: devices to shard the run axis over (default all).
       max_programs: stop after computing this many programs (0: all); resume later.
       report: write results.csv's report (tables and figures) at the end.
@@ -217,7 +219,7 @@ def run_sweep(spec: Spec, out, *, resume: bool = False, devices=None, max_progra
         outputs, timing, axes = run_program(task, g.runs, devices)
         computed += 1
         if _writer():
-            save_cell(out, g, outputs, timing, axes)
+            save_program(out, g, outputs, timing, axes)
             runs_io.write_csv(out / "results.csv", collect_rows(out, spec, runs, groups))
         log(f"[{i}/{len(groups)}] {g.pid}: {len(g.runs)} runs, compile {timing['compile_s']:.1f}"
             f" s, run {timing['run_s']:.1f} s")
@@ -229,9 +231,3 @@ def run_sweep(spec: Spec, out, *, resume: bool = False, devices=None, max_progra
             write_report(out)
     return out
 
-
-def reproduce_section(out_dir, quick: bool = True) -> str:
-    """Runs every shipped study (small when ``quick``) into ``out_dir``; returns Markdown."""
-    from jaxrnn.sweep.studies import reproduce_section as section
-
-    return section(out_dir, quick)

@@ -69,7 +69,7 @@ class Spec:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-class Run(NamedTuple):
+class SweepRun(NamedTuple):
     """One (grid point, seed): its index in the sweep, swept values, seed and full config."""
 
     index: int
@@ -224,7 +224,7 @@ def quick_spec(spec: Spec) -> Spec:
 
 
 def expand(spec: Spec) -> list:
-    """Every ``Run`` of the spec: grid points (product, in field order) times seeds."""
+    """Every ``SweepRun`` of the spec: grid points (product, in field order) times seeds."""
     task = get_task(spec.task)
     fields = list(spec.grid)
     case_keys = [k for k in spec.fields() if k not in spec.grid]
@@ -235,7 +235,7 @@ def expand(spec: Spec) -> list:
                                                           **dict(zip(fields, values))})
             point = {f: getattr(cfg, f) for f in case_keys + fields}
             for seed in spec.seeds:
-                runs.append(Run(len(runs), point, seed, override(cfg, {"seed": seed})))
+                runs.append(SweepRun(len(runs), point, seed, override(cfg, {"seed": seed})))
     task.check([r.config for r in runs], list(spec.seeds))
     return runs
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from jaxrnn.sweep.runner import run_sweep
 from jaxrnn.sweep.spec import Spec, load_spec, quick_spec, spec_from_dict
 
 STUDIES = ("truncation-sine", "truncation-sine-adam", "truncation-char", "clipping",
            "optimizer", "cells", "init")
-EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"  # the checkout's, above jaxrnn/
 
 
 def study_path(name: str, root=None) -> Path:
@@ -43,8 +44,6 @@ def offline_text(spec: Spec) -> Spec:
 
 def run_study(name: str, out_dir, quick: bool = True, *, log=None) -> tuple:
     """Runs one study (resuming what finished); returns ``(spec, its directory, wall seconds)``."""
-    from jaxrnn.sweep.runner import run_sweep
-
     path = study_path(name)
     spec = load_spec(path)
     spec = offline_text(quick_spec(spec) if quick else spec)

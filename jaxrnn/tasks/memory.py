@@ -17,6 +17,7 @@ whole profile ``||∂L/∂c_t||`` over t on the held-out batch.
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -24,13 +25,13 @@ import numpy as np
 from jax import lax
 
 from jaxrnn import model, train
-from jaxrnn.cells import get_cell
+from jaxrnn.cells import ACTIVATIONS, CELLS, get_cell
 from jaxrnn.data.memory import ADDING_BASELINE_MSE, adding_batch
 from jaxrnn.grad.diagnostics import carry_grad_norms, gradient_bias
 from jaxrnn.initializers import get_initializer
+from jaxrnn.io import config, settings
 from jaxrnn.model import readouts
-from jaxrnn.optim import CLIPS, OPTIMIZERS
-from jaxrnn.optim import make_optimizer
+from jaxrnn.optim import CLIPS, OPTIMIZERS, make_optimizer
 from jaxrnn.sweep.contract import Program, SweepTask
 from jaxrnn.sweep.traced import unroll_traced
 
@@ -38,8 +39,13 @@ VAL_KEY = 20_150_101  # the held-out batch's key, fixed for every run and seed
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(config.Config):
     """One adding-problem run; defaults train in about a minute on a CPU."""
+
+    RANGES = {"T": ">=2", "hidden": ">=1", "batch": ">=1", "steps": ">=1", "log_every": ">=1",
+              "n_val": ">=1", "bptt_window": ">=0", "learning_rate": ">0", "clip_value": ">0"}
+    CHOICES = {"cell": CELLS, "activation": tuple(ACTIVATIONS), "optimizer": OPTIMIZERS,
+               "clip": CLIPS}
 
     T: int = 40  # steps per sequence
     cell: str = "rnn"
@@ -59,26 +65,17 @@ class Config:
     forget_bias: float = 1.0  # LSTM only
     n_val: int = 256
     seed: int = 0
-    dtype: str = "float32"
+    dtype: Literal["float32", "float64"] = "float32"
 
-    def validate(self):
-        """Raises ValueError naming the field and the fix."""
+    def check(self):
+        """Cross-field rules: the activation fits the cell, the initialisers exist, and
+        ``steps`` is a multiple of ``log_every``."""
         get_cell(self.cell, self.activation)
         for name in ("input_init", "recurrent_init", "readout_init"):
             get_initializer(getattr(self, name))
-        for name, low in (("T", 2), ("hidden", 1), ("batch", 1), ("steps", 1),
-                          ("log_every", 1), ("n_val", 1), ("bptt_window", 0)):
-            if getattr(self, name) < low:
-                raise ValueError(f"{name} must be >= {low}; got {getattr(self, name)!r}")
         if self.steps % self.log_every:
             raise ValueError(f"steps ({self.steps}) must be a multiple of log_every "
                              f"({self.log_every})")
-        if self.optimizer not in OPTIMIZERS or self.clip not in CLIPS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS} and clip one of {CLIPS}")
-        if not (self.learning_rate > 0 and self.clip_value > 0):
-            raise ValueError("learning_rate and clip_value must be > 0")
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be float32 or float64; got {self.dtype!r}")
 
 
 PRESETS = {"adding": Config(), "adding-short": Config(T=20, steps=1000)}
@@ -109,8 +106,7 @@ def _init(cfg: Config, seeds: list) -> dict:
 
 def make_program(cfg: Config) -> Program:
     """The vmappable program of ``cfg``'s static fields (module docstring)."""
-    if cfg.dtype == "float64":
-        jax.config.update("jax_enable_x64", True)
+    settings.require_dtype(cfg.dtype)
     dtype = jnp.dtype(cfg.dtype)
     cell, loss = get_cell(cfg.cell, cfg.activation), model.get_loss("last")
     x_val, y_val = adding_batch(jax.random.PRNGKey(VAL_KEY), cfg.T, cfg.n_val, dtype)
@@ -136,16 +132,13 @@ def make_program(cfg: Config) -> Program:
         k_train = jax.random.split(key)[1]
         val = jax.jit(lambda p: loss_fn(0)(p, (x_val, y_val))[0])
 
-        def one_step(state, s):
-            p, o = state
-            p, o, m = step(p, o, adding_batch(jax.random.fold_in(k_train, s), cfg.T,
-                                              cfg.batch, dtype))
-            return (p, o), m["loss"]
+        def batch(s):
+            return adding_batch(jax.random.fold_in(k_train, s), cfg.T, cfg.batch, dtype)
 
         def chunk(state, c):
-            state, losses = lax.scan(one_step, state, c * cfg.log_every +
-                                     jnp.arange(cfg.log_every))
-            return state, (jnp.mean(losses), val(state[0]))
+            batches = jax.vmap(batch)(c * cfg.log_every + jnp.arange(cfg.log_every))
+            p, o, m = train.scan_steps(step, *state, batches)  # xs (log_every, T, B, 2)
+            return (p, o), (jnp.mean(m["loss"]), val(p))
 
         bias0, prof0 = diagnostics(params, hp["bptt_window"])
         first = val(params)
