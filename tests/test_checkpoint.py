@@ -72,7 +72,7 @@ def test_crash_mid_write_keeps_the_previous_checkpoint(tmp_path, key, monkeypatc
 
 def _cfg(text_file, **changes):
     base = dict(text=str(text_file), cell="gru", hidden=6, layers=2, embed=4, dropout=0.25,
-                window=6, batch=3, epochs=3, val_fraction=0.2, optimizer="adam",
+                seq_len=6, batch=3, epochs=3, val_fraction=0.2, optimizer="adam",
                 learning_rate=3e-3, lr_decay=0.9, lr_decay_after=2, clip="global_norm",
                 log_every=3, eval_every=6, sample_length=8, seed=1)
     return override(char.Config(), {**base, **changes})
@@ -114,3 +114,15 @@ def test_resume_refuses_another_vocabulary_or_config(tmp_path):
         char.main(cfg, out, quiet=True)
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
         char.main(cfg, tmp_path / "empty", resume=True, quiet=True)
+
+
+def test_resume_maps_a_checkpoint_from_before_the_seq_len_rename(tmp_path):
+    """A checkpoint whose stored config names the sequence length ``window`` still resumes."""
+    cfg = _cfg(write_text(tmp_path))  # the resume tests' config: its compilation is reused
+    out = char.main(cfg, tmp_path / "run", stop_at=3, quiet=True)
+    path = ckpt_path(out, "latest")
+    arrays, meta = checkpoint.load(path)
+    meta["config"]["window"] = meta["config"].pop("seq_len")
+    checkpoint.save(path, arrays, meta)
+    char.main(cfg, out, resume=True, quiet=True)
+    assert json.loads((out / "summary.json").read_text())["status"] == "completed"
