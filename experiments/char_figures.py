@@ -10,18 +10,17 @@ import json
 import sys
 from pathlib import Path
 
-from jaxrnn.plots import char as plots_char
-
-from jaxrnn.plots import common as plotting
-
 from jaxrnn.io import runs
+from jaxrnn.plots import char as plots_char
+from jaxrnn.plots import common as plotting
 
 
 def main(results: Path) -> None:
     for run in sorted(p for p in results.iterdir() if (p / "metrics.csv").is_file()):
         cfg = json.loads((run / "config.json").read_text())["config"]
+        seq_len = cfg.get("seq_len", cfg.get("window"))  # saved runs predate the rename
         title = (f"{run.name}: {cfg['layers']}x{cfg['cell'].upper()} {cfg['hidden']}, "
-                 f"T={cfg['window']}, B={cfg['batch']}, {cfg['optimizer']} "
+                 f"T={seq_len}, B={cfg['batch']}, {cfg['optimizer']} "
                  f"{cfg['learning_rate']:g}")
         plotting.save(plots_char.loss_curves(runs.read_csv(run / "metrics.csv"), title=title,
                                              smooth_decay=cfg["smooth_decay"]),

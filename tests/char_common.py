@@ -6,7 +6,7 @@ from jaxrnn.tasks.char import main as char
 TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n"
         "First Citizen:\nYou are all resolved rather to die than to famish?\n") * 3
 
-BASE = dict(cell="rnn", hidden=8, layers=1, window=5, batch=2, epochs=2, val_fraction=0.2,
+BASE = dict(cell="rnn", hidden=8, layers=1, seq_len=5, batch=2, epochs=2, val_fraction=0.2,
             input_init="randn001", recurrent_init="identity001", readout_init="randn001",
             bias_init="zeros", optimizer="adagrad", learning_rate=0.1, lr_decay=1.0,
             log_every=4, eval_every=8, sample_length=16, seed=3)

@@ -132,8 +132,8 @@ def test_chunk_fn_traces_once():
     cfg = tiny()
     vocab = build_vocab(TEXT)
     spec = char.model_spec(cfg, vocab.size)
-    streams = jnp.asarray(make_streams(vocab.encode(TEXT), cfg.batch, cfg.window))
-    sched = Schedule("stream", cfg.window, cfg.batch, 4, True, "sum", 3.0, 0.999)
+    streams = jnp.asarray(make_streams(vocab.encode(TEXT), cfg.batch, cfg.seq_len))
+    sched = Schedule("stream", cfg.seq_len, cfg.batch, 4, True, "sum", 3.0, 0.999)
     opt = char.make_optimizer(cfg, 4)
     run = jax.jit(chex.assert_max_traces(make_chunk_fn(spec, opt, sched), n=1))
     state = init_state(spec, init_params(jax.random.PRNGKey(0), spec), opt,
@@ -164,6 +164,16 @@ def test_cli_char_and_bad_input_exit_codes(text_file, tmp_path, capsys):
     assert "unknown corpus 'nope'" in capsys.readouterr().err
     assert cli.main(cli_args(text_file, tmp_path / "r")) == 2  # exists: --resume or another --out
     assert "--resume" in capsys.readouterr().err
+
+
+def test_old_window_flag_is_seq_len(text_file, tmp_path, capsys):
+    """``--window`` (the sequence length before the rename) is accepted, with a message."""
+    assert char.override(char.Config(), {"window": "7"}).seq_len == 7
+    args = [a.replace("--seq_len=", "--window=") for a in cli_args(text_file, tmp_path / "r",
+                                                                    epochs=1)]
+    assert "--window=5" in args and cli.main(args) == 0
+    assert "'window' is now 'seq_len'" in capsys.readouterr().err
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["config"]["seq_len"] == 5
 
 
 def test_divergence_guard_keeps_last_good_checkpoint(text_file, tmp_path):

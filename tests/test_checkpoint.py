@@ -11,6 +11,7 @@ from char_common import TEXT, write_text
 from jaxrnn import optim
 from jaxrnn.io import checkpoint
 from jaxrnn.io import runs
+from jaxrnn.io.progress import Progress
 from jaxrnn.tasks.char.loop import TIMING, ckpt_path
 from jaxrnn.io.config import override
 from jaxrnn.tasks.char import main as char
@@ -72,7 +73,7 @@ def test_crash_mid_write_keeps_the_previous_checkpoint(tmp_path, key, monkeypatc
 
 def _cfg(text_file, **changes):
     base = dict(text=str(text_file), cell="gru", hidden=6, layers=2, embed=4, dropout=0.25,
-                window=6, batch=3, epochs=3, val_fraction=0.2, optimizer="adam",
+                seq_len=6, batch=3, epochs=3, val_fraction=0.2, optimizer="adam",
                 learning_rate=3e-3, lr_decay=0.9, lr_decay_after=2, clip="global_norm",
                 log_every=3, eval_every=6, sample_length=8, seed=1)
     return override(char.Config(), {**base, **changes})
@@ -100,6 +101,44 @@ def test_resumed_run_is_bitwise_the_uninterrupted_run(tmp_path, changes):
     assert r1 == r2 and m1["samples"] == m2["samples"] and m1["best_step"] == m2["best_step"]
 
 
+@pytest.mark.parametrize("where", ["chunk", "callback"])
+def test_interrupted_run_resumes_bitwise(tmp_path, monkeypatch, where):
+    """Ctrl-C in a chunk drops it; Ctrl-C in the callback after its row keeps it. Either way
+    the latest checkpoint holds the last logged state and a resume equals the whole run."""
+    cfg = _cfg(write_text(tmp_path))
+    whole = char.main(cfg, tmp_path / "whole", quiet=True)
+    real_update, real_jitted = Progress.update, char.jitted
+
+    def update(bar, done, **kwargs):  # the callback's last call: after the row and outputs
+        real_update(bar, done, **kwargs)
+        if where == "callback" and done == 9:
+            raise KeyboardInterrupt
+
+    def jitted(*args):  # a run_chunk that is interrupted on its way to step 9
+        optimizer, init, run_chunk, evaluate = real_jitted(*args)
+
+        def interrupted(state, stop, data):
+            if stop == 9:
+                raise KeyboardInterrupt
+            return run_chunk(state, stop, data)
+
+        interrupted._cache_size = run_chunk._cache_size
+        return optimizer, init, interrupted if where == "chunk" else run_chunk, evaluate
+
+    monkeypatch.setattr(Progress, "update", update)
+    monkeypatch.setattr(char, "jitted", jitted)
+    part = char.main(cfg, tmp_path / "part", quiet=True)
+    assert json.loads((part / "summary.json").read_text())["status"] == "interrupted"
+    assert checkpoint.load(ckpt_path(part, "latest"))[1]["step"] == (9 if where == "callback"
+                                                                     else 6)
+    monkeypatch.undo()
+    char.main(cfg, part, resume=True, quiet=True)
+    (a1, m1, r1), (a2, m2, r2) = _final(whole), _final(part)
+    for name in a1:
+        assert np.array_equal(a1[name], a2[name]), name
+    assert r1 == r2 and m1["samples"] == m2["samples"] and m1["best_step"] == m2["best_step"]
+
+
 def test_resume_refuses_another_vocabulary_or_config(tmp_path):
     path = write_text(tmp_path)
     cfg = _cfg(path)  # the config of the first resume test: its compilation is reused
@@ -114,3 +153,15 @@ def test_resume_refuses_another_vocabulary_or_config(tmp_path):
         char.main(cfg, out, quiet=True)
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
         char.main(cfg, tmp_path / "empty", resume=True, quiet=True)
+
+
+def test_resume_maps_a_checkpoint_from_before_the_seq_len_rename(tmp_path):
+    """A checkpoint whose stored config names the sequence length ``window`` still resumes."""
+    cfg = _cfg(write_text(tmp_path))  # the resume tests' config: its compilation is reused
+    out = char.main(cfg, tmp_path / "run", stop_at=3, quiet=True)
+    path = ckpt_path(out, "latest")
+    arrays, meta = checkpoint.load(path)
+    meta["config"]["window"] = meta["config"].pop("seq_len")
+    checkpoint.save(path, arrays, meta)
+    char.main(cfg, out, resume=True, quiet=True)
+    assert json.loads((out / "summary.json").read_text())["status"] == "completed"

@@ -1,7 +1,8 @@
 """The character-model training loop: chunks, validation, samples, checkpoints, resume, guard.
 
-One chunk of ``log_every`` train steps runs on the device (``char_train.make_chunk_fn``, jitted
-once); after it the loop fetches the chunk's summed metrics and appends a row to ``metrics.csv``.
+One chunk of ``log_every`` train steps runs on the device (``step.make_chunk_fn``, jitted once),
+driven by the one training loop ``jaxrnn.train.run_chunks``; after each chunk its callback gets
+the chunk's summed metrics and appends a row to ``metrics.csv``.
 Every ``eval_every`` steps it evaluates on the validation text, writes a sample, and saves the
 checkpoints ``checkpoints/latest.ckpt`` (always) and ``checkpoints/best.ckpt`` (when validation
 improved). A checkpoint holds the whole ``TrainState`` (params, optimiser state, carries, key,
@@ -22,19 +23,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrnn.io import checkpoint
-
-from jaxrnn.plots import char as plots_char
-
-from jaxrnn.plots import common as plotting
-
-from jaxrnn.io import runs
-from jaxrnn.tasks.char.model import ModelSpec
-from jaxrnn.tasks.char.step import Schedule
-from jaxrnn.io.config import config_hash, to_dict
+from jaxrnn import train
 from jaxrnn.data.text import Vocab, eval_windows, make_streams
+from jaxrnn.io import checkpoint, runs
+from jaxrnn.io.config import config_hash, to_dict
 from jaxrnn.io.progress import Progress
+from jaxrnn.plots import char as plots_char
+from jaxrnn.plots import common as plotting
+from jaxrnn.tasks.char.model import ModelSpec
 from jaxrnn.tasks.char.sample import sample_text
+from jaxrnn.tasks.char.step import Schedule
 
 RESUMABLE = ("epochs",)  # config fields a resumed run may change (the run just goes on longer)
 TIMING = ("elapsed_s", "chars_per_s")  # metrics.csv columns that differ between machines/runs
@@ -55,7 +53,7 @@ class CharData(NamedTuple):
     source: dict
 
 
-class Run(NamedTuple):
+class CharRun(NamedTuple):
     """What the loop needs besides the state (static for a run)."""
 
     cfg: object
@@ -79,7 +77,7 @@ def ckpt_path(out: Path, which: str) -> Path:
     return Path(out) / "checkpoints" / f"{which}.ckpt"
 
 
-def _meta(run: Run, state, log: dict) -> dict:
+def _meta(run: CharRun, state, log: dict) -> dict:
     step, k = int(state.step), run.sched.steps_per_epoch
     return {"step": step, "data_position": {"epoch": step // k, "window": step % k},
             "config": to_dict(run.cfg),
@@ -87,24 +85,25 @@ def _meta(run: Run, state, log: dict) -> dict:
             "text_sha256": run.data.sha256, **log}
 
 
-def save_checkpoint(run: Run, which: str, state, log: dict) -> Path:
+def save_checkpoint(run: CharRun, which: str, state, log: dict) -> Path:
     """Writes ``state`` and the log (history, samples, best) as checkpoint ``which``."""
     return checkpoint.save(ckpt_path(run.out, which), {"state": state}, _meta(run, state, log))
 
 
-def fresh_state(run: Run):
+def fresh_state(run: CharRun):
     """The state before step 0, from the run's init and train keys."""
     return run.init(run.keys[0], run.keys[1])
 
 
-def load_checkpoint(run: Run, path) -> tuple:
+def load_checkpoint(run: CharRun, path) -> tuple:
     """``(state, log)`` from a checkpoint of this run; refuses another vocabulary/text/config."""
     arrays, meta = checkpoint.load(path)
     source = f"checkpoint {str(path)!r}"
     checkpoint.check_meta(meta, {"vocab": run.data.vocab.chars,
                                  "text_sha256": run.data.sha256}, source=source)
     mine = to_dict(run.cfg)
-    theirs = {k: v for k, v in meta["config"].items() if k not in RESUMABLE}
+    stored = {run.cfg.RENAMED.get(k, k): v for k, v in meta["config"].items()}  # old names
+    theirs = {k: v for k, v in stored.items() if k not in RESUMABLE}
     checkpoint.check_meta(theirs, {k: v for k, v in mine.items() if k not in RESUMABLE},
                           source=source)
     state = checkpoint.restore({"state": fresh_state(run)}, arrays, source=source)["state"]
@@ -112,21 +111,21 @@ def load_checkpoint(run: Run, path) -> tuple:
     return state, log
 
 
-def _write_outputs(run: Run, log: dict) -> None:
+def _write_outputs(run: CharRun, log: dict) -> None:
     runs.write_csv(run.out / "metrics.csv", log["history"])
     text = "".join(f"--- step {s['step']} (epoch {s['epoch']:.2f}) ---\n{s['text']}\n\n"
                    for s in log["samples"])
     runs.atomic_write_bytes(run.out / "samples.txt", text.encode("utf-8"))
 
 
-def evaluate(run: Run, params, ids, max_chars: int = 0) -> float:
+def evaluate(run: CharRun, params, ids, max_chars: int = 0) -> float:
     """Mean nats/char of ``params`` on (the first ``max_chars`` of) ``ids``."""
     ids = ids[:max_chars] if max_chars else ids
-    xs, ys = eval_windows(ids, run.cfg.batch, run.cfg.window)
+    xs, ys = eval_windows(ids, run.cfg.batch, run.cfg.seq_len)
     return float(run.evaluate(params, jnp.asarray(xs), jnp.asarray(ys)))
 
 
-def _sample(run: Run, params, step: int, length: int) -> str:
+def _sample(run: CharRun, params, step: int, length: int) -> str:
     cfg, vocab = run.cfg, run.data.vocab
     prime = cfg.sample_prime or vocab.decode(run.data.train[:1])
     key = jax.random.fold_in(run.keys[2], step)
@@ -134,19 +133,20 @@ def _sample(run: Run, params, step: int, length: int) -> str:
                                temperature=cfg.sample_temperature)
 
 
-def _row(run: Run, state, acc, elapsed: float, rate: float) -> dict:
+def _row(run: CharRun, state, acc, elapsed: float, rate: float) -> dict:
     k, n = run.sched.steps_per_epoch, int(acc.steps)
     step = int(state.step)
     return {"step": step, "epoch": step / k,
-            "chars": step * run.cfg.window * run.cfg.batch,
+            "chars": step * run.cfg.seq_len * run.cfg.batch,
             "train_loss": float(acc.loss_sum) / n, "smooth_loss": float(state.smooth),
             "grad_norm": float(acc.grad_norm_sum) / n, "val_loss": "",
             "elapsed_s": round(elapsed, 3), "chars_per_s": round(rate)}
 
 
-def _diverged(run: Run, state, acc, log: dict, last_ckpt: int) -> DivergenceError:
+def _diverged(run: CharRun, start: int, acc, first_loss, last_ckpt: int) -> DivergenceError:
+    """The error (and ``summary.json``) for a chunk from step ``start`` with a bad step."""
     step, loss = int(acc.bad_step) + 1, float(acc.bad_loss)
-    first = float(state.first_loss) if int(state.step) > 0 else loss
+    first = float(first_loss) if start > 0 else loss
     where = (f"the last good checkpoint is {ckpt_path(run.out, 'latest')} (step {last_ckpt})")
     runs.write_json(run.out / "summary.json", {
         "status": "diverged", "diverged_at_step": step, "loss": loss, "first_loss": first,
@@ -157,59 +157,64 @@ def _diverged(run: Run, state, acc, log: dict, last_ckpt: int) -> DivergenceErro
         f"state; {where}. Lower --learning_rate (or clip harder) and start again, or --resume")
 
 
-def train_loop(run: Run, state, log: dict, *, stop: int, max_seconds: float = 0.0,
-               quiet: bool = False):
-    """Runs chunks until ``stop`` steps, ``max_seconds`` or Ctrl-C.
+def _make_on_chunk(run: CharRun, log: dict, bar, last: dict, *, t0: float, quiet: bool):
+    """``train.run_chunks``'s callback: divergence check, metrics row, evaluation + sample +
+    checkpoints at ``eval_every`` and the last step, outputs, progress bar.
 
-    Returns ``(state, log, reason)``; the latest checkpoint then holds
-    ``state``. Validation, samples and checkpoints happen at multiples of ``eval_every`` and at
+    ``last`` records the newest chunk's ``state`` and ``step`` (before anything is logged) and
+    the newest checkpointed step ``ckpt``.
+    """
+    cfg, start, elapsed0 = run.cfg, last["step"], log["elapsed_s"]
+    total, chars = cfg.epochs * run.sched.steps_per_epoch, cfg.seq_len * cfg.batch
+
+    def on_chunk(new, acc, a: int, b: int, seconds: float) -> None:
+        last["state"], last["step"] = new, b
+        if int(acc.bad_step) >= 0:
+            raise _diverged(run, a, acc, new.first_loss, last["ckpt"])
+        row = _row(run, new, acc, elapsed0 + time.perf_counter() - t0, (b - a) * chars / seconds)
+        log["history"].append(row)
+        if b % cfg.eval_every == 0 or b == total:
+            _eval_and_save(run, new, log, row)
+            last["ckpt"] = b
+            if not quiet:
+                print(_line(row), flush=True)
+        _write_outputs(run, log)
+        bar.update(b - start, rate_count=(b - start) * chars, loss=row["smooth_loss"])
+
+    return on_chunk
+
+
+def train_loop(run: CharRun, state, log: dict, *, stop: int, max_seconds: float = 0.0,
+               quiet: bool = False):
+    """Runs chunks (``train.run_chunks``) until ``stop`` steps, ``max_seconds`` or Ctrl-C.
+
+    Returns ``(state, log, reason)``; the latest checkpoint then holds ``state``, the state of
+    the last row in the metrics history (a chunk interrupted before its row was written is
+    dropped). Validation, samples and checkpoints happen at multiples of ``eval_every`` and at
     the run's last step (``epochs`` epochs), never at an early stop, so stopping and resuming
     leaves the metrics unchanged.
     """
     cfg, sched = run.cfg, run.sched
-    total = cfg.epochs * sched.steps_per_epoch
     data = jnp.asarray(run.data.train if sched.batching == "random"
-                       else make_streams(run.data.train, cfg.batch, cfg.window))
+                       else make_streams(run.data.train, cfg.batch, cfg.seq_len))
     start, t0, elapsed0 = int(state.step), time.perf_counter(), log["elapsed_s"]
-    last_ckpt, reason, step = start, "completed", start
-    try:
-        with Progress(stop - start, unit="step", rate_unit="char") as bar:
-            while step < stop:
-                target = min((step // cfg.log_every + 1) * cfg.log_every, stop)
-                t_chunk = time.perf_counter()
-                new, acc = run.run_chunk(state, target, data)
-                acc = jax.device_get(acc)  # the only device-to-host transfer of a chunk
-                if int(acc.bad_step) >= 0:
-                    raise _diverged(run, state, acc, log, last_ckpt)
-                now = time.perf_counter() - t0
-                rate = (target - step) * cfg.window * cfg.batch / (now + t0 - t_chunk)
-                row = _row(run, new, acc, elapsed0 + now, rate)
-                state, step = new, target
-                log["history"].append(row)
-                if step % cfg.eval_every == 0 or step == total:
-                    _eval_and_save(run, state, log, row)
-                    last_ckpt = step
-                    if not quiet:
-                        print(_line(row), flush=True)
-                _write_outputs(run, log)
-                bar.update(step - start, rate_count=(step - start) * cfg.window * cfg.batch,
-                           loss=row["smooth_loss"])
-                if max_seconds and now >= max_seconds and step < stop:
-                    reason = "time_limit"
-                    break
-    except KeyboardInterrupt:
-        reason = "interrupted"  # the chunk in flight is dropped; `state` is the last whole one
-        if step != start and log["history"][-1]["step"] != step:
-            last_ckpt = step  # interrupted between two statements: keep the older checkpoint
-    if step < total and reason == "completed":
+    last = {"state": state, "step": start, "ckpt": start}
+    with Progress(stop - start, unit="step", rate_unit="char") as bar:
+        done = train.run_chunks(lambda st, a, b: run.run_chunk(st, b, data), state, start=start,
+                                stop=stop, every=cfg.log_every, max_seconds=max_seconds,
+                                on_chunk=_make_on_chunk(run, log, bar, last, t0=t0, quiet=quiet))
+    logged = bool(log["history"]) and log["history"][-1]["step"] == last["step"]
+    state, step = (last["state"], last["step"]) if logged else (done.state, done.step)
+    reason = done.reason
+    if reason == "completed" and step < cfg.epochs * sched.steps_per_epoch:
         reason = "stopped"
     log["elapsed_s"] = elapsed0 + (time.perf_counter() - t0)
-    if last_ckpt != step:
+    if last["ckpt"] != step:
         save_checkpoint(run, "latest", state, log)
     return state, log, reason
 
 
-def _eval_and_save(run: Run, state, log: dict, row: dict) -> None:
+def _eval_and_save(run: CharRun, state, log: dict, row: dict) -> None:
     val = evaluate(run, state.params, run.data.val, run.cfg.val_chars)
     row["val_loss"] = val
     log["samples"].append({"step": row["step"], "epoch": row["epoch"],
@@ -228,23 +233,23 @@ def _line(row: dict) -> str:
             f"({row['val_loss'] / math.log(2):.3f} bits), {row['chars_per_s']:,} chars/s")
 
 
-def _overall_rate(run: Run, hist: list) -> float | None:
+def _overall_rate(run: CharRun, hist: list) -> float | None:
     """Characters per second over the whole loop (compilation, evaluation, I/O included)."""
     if not hist or not hist[-1]["elapsed_s"]:
         return None
     return round(hist[-1]["chars"] / hist[-1]["elapsed_s"])
 
 
-def finish(run: Run, state, log: dict, reason: str) -> dict:
+def finish(run: CharRun, state, log: dict, reason: str) -> dict:
     """Final evaluation on the whole validation (and test) text, plots, ``summary.json``."""
     cfg = run.cfg
     val = evaluate(run, state.params, run.data.val)
     test = (evaluate(run, state.params, run.data.test)
-            if len(run.data.test) > cfg.window else None)
+            if len(run.data.test) > cfg.seq_len else None)
     hist = log["history"]
     summary = {
         "status": reason, "steps": int(state.step), "epochs": int(state.step) /
-        run.sched.steps_per_epoch, "chars_trained": int(state.step) * cfg.window * cfg.batch,
+        run.sched.steps_per_epoch, "chars_trained": int(state.step) * cfg.seq_len * cfg.batch,
         "train_loss_last_interval": hist[-1]["train_loss"] if hist else None,
         "smooth_loss": float(state.smooth), "val_loss": val, "val_bits_per_char":
         val / math.log(2), "best_val_loss": log["best_val"], "best_step": log["best_step"],
@@ -256,7 +261,7 @@ def finish(run: Run, state, log: dict, reason: str) -> dict:
     runs.write_json(run.out / "summary.json", summary)
     if hist:
         title = (f"{run.out.name}: {cfg.layers}x{cfg.cell.upper()} {cfg.hidden}, "
-                 f"T={cfg.window}, B={cfg.batch}, {cfg.optimizer} {cfg.learning_rate:g}")
+                 f"T={cfg.seq_len}, B={cfg.batch}, {cfg.optimizer} {cfg.learning_rate:g}")
         plotting.save(plots_char.loss_curves(hist, title=title, smooth_decay=cfg.smooth_decay),
                       run.out / "loss.png")
     return summary

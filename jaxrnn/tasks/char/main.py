@@ -20,25 +20,33 @@ import jax.numpy as jnp
 import optax
 
 from jaxrnn import cells, initializers, optim
-
-from jaxrnn.io import runs
-from jaxrnn.tasks.char.loop import (CharData, Run, ckpt_path, fresh_state, finish, load_checkpoint,
-                              make_keys, save_checkpoint, train_loop)
-from jaxrnn.tasks.char.model import ModelSpec, init_params
-from jaxrnn.tasks.char.step import Schedule, init_state, make_chunk_fn, make_eval_fn
-from jaxrnn.io.config import override
 from jaxrnn.data import corpora
 from jaxrnn.data.text import (build_vocab, eval_windows, read_text, split_ids, text_sha256,
                               windows_per_stream)
+from jaxrnn.io import config, runs, settings
+from jaxrnn.io.config import override
+from jaxrnn.tasks.char.loop import (CharData, CharRun, ckpt_path, fresh_state, finish,
+                                    load_checkpoint, make_keys, save_checkpoint, train_loop)
+from jaxrnn.tasks.char.model import ModelSpec, init_params
+from jaxrnn.tasks.char.step import Schedule, init_state, make_chunk_fn, make_eval_fn
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(config.Config):
+    """A character model run; the defaults are karpathy's char-rnn (``PRESETS`` in char.md)."""
+
+    RANGES = {**{name: ">=1" for name in ("hidden", "layers", "seq_len", "batch", "epochs",
+                                          "log_every", "eval_every", "sample_length")},
+              **{name: ">=0" for name in ("embed", "max_chars", "val_chars")},
+              "val_fraction": ">0", "divergence_factor": ">1", "smooth_decay": "[0,1)",
+              "sample_temperature": ">0", "dropout": "[0,1)"}
+    CHOICES = {"cell": cells.CELLS, "activation": tuple(cells.ACTIVATIONS)}
+    RENAMED = {"window": "seq_len"}
     # data: corpus name, or text = a UTF-8 file (overrides corpus); contiguous splits
     corpus: str = "tinyshakespeare"
     text: str = ""
     max_chars: int = 0  # use only the first N characters of the text (0: all), then split
-    val_fraction: float = 0.05
+    val_fraction: float = 0.05  # > 0: validation drives the best checkpoint
     test_fraction: float = 0.0
     val_chars: int = 0  # characters of validation text used by periodic evals (0: all)
     batching: Literal["stream", "random"] = "stream"
@@ -58,7 +66,7 @@ class Config:
     dtype: Literal["float32", "float64"] = "float32"
     backward: Literal["scan", "fused"] = "scan"  # fused: the RNN's own backward pass (faster)
     # optimisation
-    window: int = 50
+    seq_len: int = 50  # T characters per training window (was ``window``)
     batch: int = 50
     epochs: int = 50
     loss_reduce: Literal["sum", "mean"] = "mean"
@@ -82,21 +90,14 @@ class Config:
     sample_prime: str = ""  # "" : the first character of the text
     seed: int = 0
 
-    def validate(self):
+    def check(self):
+        """Cross-field rules (ranges and choices are checked by ``validate`` first)."""
         cells.get_cell(self.cell, self.activation)
         for name in ("input_init", "recurrent_init", "readout_init", "bias_init"):
             initializers.get_initializer(getattr(self, name))
-        positive = ("hidden", "layers", "window", "batch", "epochs", "log_every", "eval_every",
-                    "sample_length")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}")
         if self.eval_every % self.log_every:
             raise ValueError(f"eval_every ({self.eval_every}) must be a multiple of log_every "
                              f"({self.log_every})")
-        if not self.val_fraction > 0:
-            raise ValueError(f"val_fraction must be > 0 (validation drives the best checkpoint);"
-                             f" got {self.val_fraction}")
         if self.backward == "fused" and self.cell != "rnn":
             raise ValueError(f"backward='fused' is for cell='rnn' only; got cell={self.cell!r} "
                              f"(set backward=scan)")
@@ -105,12 +106,6 @@ class Config:
         if not self.text and self.corpus not in corpora.CORPORA:
             raise ValueError(f"unknown corpus {self.corpus!r}; expected one of "
                              f"{', '.join(corpora.CORPORA)} (or --text PATH for any UTF-8 file)")
-        if not self.divergence_factor > 1 or not 0 <= self.smooth_decay < 1:
-            raise ValueError("divergence_factor must be > 1 and smooth_decay in [0, 1)")
-        if not self.sample_temperature > 0 or not 0 <= self.dropout < 1:
-            raise ValueError("sample_temperature must be > 0 and dropout in [0, 1)")
-        if self.embed < 0 or self.max_chars < 0 or self.val_chars < 0:
-            raise ValueError("embed, max_chars and val_chars must be >= 0")
 
 
 PRESETS = {
@@ -120,14 +115,14 @@ PRESETS = {
     "min-char": Config(
         max_chars=25_000, val_fraction=0.2, carry_state=False, cell="rnn",
         hidden=75, layers=1, input_init="randn001", recurrent_init="identity001",
-        readout_init="randn001", bias_init="zeros", window=20, batch=1, loss_reduce="sum",
+        readout_init="randn001", bias_init="zeros", seq_len=20, batch=1, loss_reduce="sum",
         optimizer="adagrad", learning_rate=1e-2, lr_decay=1.0, eps_inside_sqrt=False,
         log_every=999, eval_every=999, sample_length=200, sample_temperature=1.0),
     # karpathy's min-char-rnn: hidden 100, seq 25, lr 0.1, randn*0.01, state carried, AdaGrad
     # accumulator 0 and eps 1e-8 inside the sqrt (optax.scale_by_rss), summed loss.
     "min-char-rnn": Config(
         cell="rnn", hidden=100, layers=1, input_init="randn001", recurrent_init="randn001",
-        readout_init="randn001", bias_init="zeros", window=25, batch=1, epochs=2,
+        readout_init="randn001", bias_init="zeros", seq_len=25, batch=1, epochs=2,
         loss_reduce="sum", optimizer="adagrad", learning_rate=0.1, lr_decay=1.0,
         log_every=1000, eval_every=10_000, sample_temperature=1.0),
     # karpathy's char-rnn defaults: 2-layer LSTM 128, seq 50, batch 50, RMSprop 2e-3 (decay
@@ -138,29 +133,33 @@ PRESETS = {
     # carried, Adam 4e-3 (x0.85 per epoch from epoch 3), global-norm clip 5, 6 epochs.
     "shakespeare-gru": Config(
         cell="gru", hidden=256, layers=1, embed=64, input_init="glorot",
-        recurrent_init="orthogonal", readout_init="glorot", bias_init="zeros", window=64,
+        recurrent_init="orthogonal", readout_init="glorot", bias_init="zeros", seq_len=64,
         batch=64, epochs=6, optimizer="adam", learning_rate=4e-3, lr_decay=0.85,
         lr_decay_after=3, clip="global_norm", clip_value=5.0, smooth_decay=0.99, log_every=20,
         eval_every=100),
 }
 
 
+def load_text(corpus: str, path: str = "", max_chars: int = 0) -> tuple[str, dict]:
+    """``(text, source)``: the UTF-8 file ``path`` or else the named corpus, cut to its first
+    ``max_chars`` characters (0: all). Shared by the task and its sweep program."""
+    if path:
+        text, source = read_text(path), {"text": os.path.abspath(path)}
+    else:
+        text, source = corpora.load_corpus(corpus)
+    return (text[:max_chars] if max_chars else text), source
+
+
 def load_data(cfg: Config) -> CharData:
     """The run's text (its first ``max_chars``), its vocabulary and contiguous splits (checked)."""
-    if cfg.text:
-        text = read_text(cfg.text)
-        source = {"text": os.path.abspath(cfg.text)}
-    else:
-        text, source = corpora.load_corpus(cfg.corpus)
-    if cfg.max_chars:
-        text = text[:cfg.max_chars]
+    text, source = load_text(cfg.corpus, cfg.text, cfg.max_chars)
     vocab = build_vocab(text)
     train, val, test = split_ids(vocab.encode(text), cfg.val_fraction, cfg.test_fraction)
     if cfg.batching == "stream":
-        windows_per_stream(len(train), cfg.batch, cfg.window)
-    elif len(train) < cfg.window + 1:
-        windows_per_stream(len(train), 1, cfg.window)  # raises the "shorter than" error
-    eval_windows(val, cfg.batch, cfg.window)  # raises if the validation text is too short
+        windows_per_stream(len(train), cfg.batch, cfg.seq_len)
+    elif len(train) < cfg.seq_len + 1:
+        windows_per_stream(len(train), 1, cfg.seq_len)  # raises the "shorter than" error
+    eval_windows(val, cfg.batch, cfg.seq_len)  # raises if the validation text is too short
     if cfg.sample_prime:
         vocab.encode(cfg.sample_prime, what=f"sample_prime {cfg.sample_prime!r}")
     return CharData(vocab, train, val, test, text_sha256(text),
@@ -171,8 +170,8 @@ def load_data(cfg: Config) -> CharData:
 def steps_per_epoch(cfg: Config, n_train: int) -> int:
     """k: windows per pass over the streams, or N // (B T) random windows."""
     if cfg.batching == "stream":
-        return windows_per_stream(n_train, cfg.batch, cfg.window)
-    return max(1, n_train // (cfg.batch * cfg.window))
+        return windows_per_stream(n_train, cfg.batch, cfg.seq_len)
+    return max(1, n_train // (cfg.batch * cfg.seq_len))
 
 
 def make_optimizer(cfg: Config, k: int) -> optax.GradientTransformation:
@@ -222,19 +221,20 @@ def _jitted(cfg: Config, spec: ModelSpec, sched: Schedule):
             jax.jit(make_eval_fn(spec, sched.carry_state)))
 
 
-def make_run(cfg: Config, out) -> Run:
+def make_run(cfg: Config, out) -> CharRun:
     """Data, model, optimiser, schedule and jitted functions of a run (no training)."""
+    settings.require_dtype(cfg.dtype)
     data = load_data(cfg)
     k = steps_per_epoch(cfg, len(data.train))
-    sched = Schedule(cfg.batching, cfg.window, cfg.batch, k, cfg.carry_state, cfg.loss_reduce,
+    sched = Schedule(cfg.batching, cfg.seq_len, cfg.batch, k, cfg.carry_state, cfg.loss_reduce,
                      cfg.divergence_factor, cfg.smooth_decay)
     spec = model_spec(cfg, data.vocab.size)
     optimizer, init, run_chunk, evaluate = jitted(cfg, spec, sched)
-    return Run(cfg, Path(out), data, spec, optimizer, sched, make_keys(cfg.seed), init,
+    return CharRun(cfg, Path(out), data, spec, optimizer, sched, make_keys(cfg.seed), init,
                run_chunk, evaluate)
 
 
-def _start(run: Run, resume: bool):
+def _start(run: CharRun, resume: bool):
     if resume:
         latest = ckpt_path(run.out, "latest")
         if not latest.is_file():

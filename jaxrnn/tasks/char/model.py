@@ -20,8 +20,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxrnn import losses
-from jaxrnn.cells import get_cell, init_readout, readout
+from jaxrnn.cells import get_cell, init_readout
 from jaxrnn.initializers import get_initializer
+from jaxrnn.model import readouts
 from jaxrnn.unroll import unroll_stack
 
 
@@ -101,10 +102,7 @@ def apply(spec: ModelSpec, params: dict, ids, carries, *, key=None, train: bool 
     cell = get_cell(spec.cell, spec.activation)
     hs, carries = unroll_stack(cell, params["layers"], xs, carries, dropout=rate,
                                key=key if rate else None, backward=spec.backward)  # (T, [B,] H)
-    out = readout
-    for _ in range(hs.ndim - 1):
-        out = jax.vmap(out, (None, 0))
-    return out(params["readout"], hs), carries
+    return readouts(params["readout"], hs), carries  # (T, [B,] V)
 
 
 def window_nll(spec: ModelSpec, params: dict, xs, ys, carries, *, key=None, train=False):

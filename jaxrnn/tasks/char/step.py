@@ -59,7 +59,7 @@ class Schedule(NamedTuple):
     """How steps map to data and what the loss is (static)."""
 
     batching: str  # "stream" or "random"
-    window: int  # T
+    seq_len: int  # T
     batch: int  # B
     steps_per_epoch: int  # k
     carry_state: bool
@@ -78,7 +78,7 @@ def init_state(spec: ModelSpec, params, optimizer, key, batch: int) -> TrainStat
 
 def _batch(sched: Schedule, spec, state, data, key):
     """``(xs, ys, carries0)`` for the step ``state.step``."""
-    T, B = sched.window, sched.batch
+    T, B = sched.seq_len, sched.batch
     zero = init_carries(spec, state.params, (B,))
     if sched.batching == "random":
         xs, ys = random_windows(key, data, B, T)
@@ -92,7 +92,7 @@ def _batch(sched: Schedule, spec, state, data, key):
 
 def make_step_fn(spec: ModelSpec, optimizer, sched: Schedule):
     """``one_step(state, acc, data) -> (state, acc)``: one update and its metrics."""
-    chars = sched.window * sched.batch
+    chars = sched.seq_len * sched.batch
 
     def loss_fn(params, batch):
         xs, ys, carries, key = batch

@@ -24,28 +24,36 @@ import numpy as np
 from jax import lax
 
 from jaxrnn import model, train
-from jaxrnn.cells import get_cell
+from jaxrnn.cells import ACTIVATIONS, CELLS, get_cell
 from jaxrnn.data import corpora
-from jaxrnn.data.text import build_vocab, eval_windows, random_windows, read_text, split_ids
+from jaxrnn.data.text import build_vocab, eval_windows, random_windows, split_ids
 from jaxrnn.grad.diagnostics import carry_grad_norms, gradient_bias
 from jaxrnn.initializers import get_initializer
+from jaxrnn.io import config, settings
 from jaxrnn.model import readouts
-from jaxrnn.optim import CLIPS, OPTIMIZERS
-from jaxrnn.optim import make_optimizer
+from jaxrnn.optim import CLIPS, OPTIMIZERS, make_optimizer
 from jaxrnn.sweep.contract import Program, SweepTask
 from jaxrnn.sweep.traced import unroll_traced
+from jaxrnn.tasks.char.main import load_text
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """One small character model; defaults train in about a minute on a CPU."""
+class Config(config.Config):
+    """One small character model (a sweep preset, not ``main.Config``); defaults train in about a
+    minute on a CPU."""
 
+    RANGES = {"seq_len": ">=2", "hidden": ">=1", "batch": ">=1", "steps": ">=1",
+              "log_every": ">=1", "bptt_window": ">=0", "max_chars": ">=0", "val_chars": ">=0",
+              "val_fraction": "(0,1)"}
+    CHOICES = {"cell": CELLS, "activation": tuple(ACTIVATIONS), "optimizer": OPTIMIZERS,
+               "clip": CLIPS, "dtype": ("float32", "float64")}
+    RENAMED = {"window": "seq_len"}
     corpus: str = "tinyshakespeare"
     text: str = ""  # a UTF-8 file instead of the corpus
     max_chars: int = 100_000  # the first N characters of the text (0: all)
     val_fraction: float = 0.1
     val_chars: int = 8_000  # held-out characters evaluated (0: all)
-    window: int = 50  # T characters per training window
+    seq_len: int = 50  # T characters per training window (was ``window``)
     bptt_window: int = 0  # truncation k (0: full window)
     cell: str = "rnn"
     activation: str = "tanh"
@@ -63,38 +71,25 @@ class Config:
     seed: int = 0
     dtype: str = "float32"
 
-    def validate(self):
-        """Raises ValueError naming the field and the fix."""
+    def check(self):
+        """Cross-field rules (ranges and choices are checked by ``validate`` first)."""
         get_cell(self.cell, self.activation)
         for name in ("input_init", "recurrent_init", "readout_init"):
             get_initializer(getattr(self, name))
-        for name, low in (("window", 2), ("hidden", 1), ("batch", 1), ("steps", 1),
-                          ("log_every", 1), ("bptt_window", 0), ("max_chars", 0),
-                          ("val_chars", 0)):
-            if getattr(self, name) < low:
-                raise ValueError(f"{name} must be >= {low}; got {getattr(self, name)!r}")
         if self.steps % self.log_every:
             raise ValueError(f"steps ({self.steps}) must be a multiple of log_every "
                              f"({self.log_every})")
-        if self.optimizer not in OPTIMIZERS or self.clip not in CLIPS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS} and clip one of {CLIPS}")
         if not self.text and self.corpus not in corpora.CORPORA:
             raise ValueError(f"corpus must be one of {corpora.CORPORA} (or text=PATH); got "
                              f"{self.corpus!r}")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be in (0, 1); got {self.val_fraction!r}")
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be float32 or float64; got {self.dtype!r}")
 
 
 PRESETS = {"char-small": Config()}
 
 
 def load_ids(cfg: Config):
-    """``(train ids, held-out ids, V)`` of the config's text."""
-    text = read_text(cfg.text) if cfg.text else corpora.load_corpus(cfg.corpus)[0]
-    if cfg.max_chars:
-        text = text[:cfg.max_chars]
+    """``(train ids, held-out ids, V)`` of the config's text (``main.load_text``)."""
+    text, _ = load_text(cfg.corpus, cfg.text, cfg.max_chars)
     vocab = build_vocab(text)
     tr, val, _ = split_ids(vocab.encode(text), cfg.val_fraction)
     if cfg.val_chars:
@@ -116,11 +111,10 @@ def _init(cfg: Config, seeds: list, V: int) -> dict:
 
 def make_program(cfg: Config) -> Program:
     """The vmappable program of ``cfg``'s static fields (module docstring)."""
-    if cfg.dtype == "float64":
-        jax.config.update("jax_enable_x64", True)
+    settings.require_dtype(cfg.dtype)
     train_ids, val_ids, V = load_ids(cfg)
     train_ids = jnp.asarray(train_ids)
-    x_val, y_val = (jnp.asarray(a) for a in eval_windows(val_ids, cfg.batch, cfg.window))
+    x_val, y_val = (jnp.asarray(a) for a in eval_windows(val_ids, cfg.batch, cfg.seq_len))
     cell, xent = get_cell(cfg.cell, cfg.activation), model.get_loss("xent_mean")
     n_log, bits = cfg.steps // cfg.log_every, 1.0 / math.log(2.0)
 
@@ -147,16 +141,15 @@ def make_program(cfg: Config) -> Program:
         step = train.make_train_step(loss_fn(hp["bptt_window"]), opt)
         k_train = jax.random.split(key)[1]
 
-        def one_step(state, s):
+        def step_at(params, opt_state, s):  # step s trains on its own random windows
             batch = random_windows(jax.random.fold_in(k_train, s), train_ids, cfg.batch,
-                                   cfg.window)
-            p, o, m = step(*state, batch)
-            return (p, o), m["loss"]
+                                   cfg.seq_len)
+            return step(params, opt_state, batch)
 
         def chunk(state, c):
-            state, losses = lax.scan(one_step, state, c * cfg.log_every +
-                                     jnp.arange(cfg.log_every))
-            return state, (bits * jnp.mean(losses), val_bpc(state[0]))
+            p, o, m = train.scan_steps(step_at, *state, c * cfg.log_every +
+                                       jnp.arange(cfg.log_every))
+            return (p, o), (bits * jnp.mean(m["loss"]), val_bpc(p))
 
         bias0, prof0 = diagnostics(params, hp["bptt_window"])
         first = val_bpc(params)
@@ -178,7 +171,7 @@ def make_program(cfg: Config) -> Program:
                 "bptt_window": np.asarray(c.bptt_window, np.int32)}
 
     axes = {"curve": np.arange(n_log + 1) * cfg.log_every, "curve_label": "step",
-            "profile": np.arange(1, cfg.window + 1), "profile_label": "step t"}
+            "profile": np.arange(1, cfg.seq_len + 1), "profile_label": "step t"}
     return Program(lambda c, seeds: _init(c, seeds, V), hparams, train_fn, axes)
 
 
