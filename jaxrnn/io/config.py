@@ -165,6 +165,13 @@ def _check_type(name, typ, value) -> None:
         raise TypeError(f"{name} must be {typ.__name__}; got {type(value).__name__} {value!r}")
 
 
+def field_name(cfg, name: str) -> str:
+    """The field ``name`` stands for in ``cfg``: dashes read as underscores, and an old name in
+    ``RENAMED`` as its new one (``override`` prints the rename message)."""
+    key = name.replace("-", "_")
+    return getattr(cfg, "RENAMED", {}).get(key, key)
+
+
 def override(cfg, changes: dict):
     """A copy of ``cfg`` with ``changes`` (field -> value or CLI string) applied, type-checked.
 

@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from jaxrnn.io.config import from_preset, override, to_dict
+from jaxrnn.io.config import field_name, from_preset, override, to_dict
 from jaxrnn.sweep.contract import SweepTask, get_task, static_fields
 
 KEYS = ("name", "task", "preset", "base", "cases", "grid", "seeds", "metric", "description",
@@ -130,11 +130,11 @@ def _typed_grid(task: SweepTask, base_cfg, grid) -> dict:
         if not isinstance(values, (list, tuple)) or not values:
             raise ValueError(f"grid field {field!r} needs a non-empty list of values; "
                              f"got {values!r}")
-        typed = [getattr(override(base_cfg, {field: v}), field.replace("-", "_"))
+        typed = [getattr(override(base_cfg, {field: v}), field_name(base_cfg, field))
                  for v in values]
         if len(set(map(repr, typed))) != len(typed):
             raise ValueError(f"grid field {field!r} lists a value twice: {list(values)}")
-        out[field.replace("-", "_")] = tuple(typed)
+        out[field_name(base_cfg, field)] = tuple(typed)
     return out
 
 
@@ -149,7 +149,7 @@ def _typed_cases(base_cfg, cases, grid: dict, base: dict) -> tuple:
             raise ValueError(f"case {case} sets {clash}, which the grid, base or seeds already "
                              f"set; keep each field in one place")
         cfg = override(base_cfg, case)
-        out.append({k.replace("-", "_"): getattr(cfg, k.replace("-", "_")) for k in case})
+        out.append({field_name(cfg, k): getattr(cfg, field_name(cfg, k)) for k in case})
     if len(set(json.dumps(c, sort_keys=True) for c in out)) != len(out):
         raise ValueError("spec 'cases' lists the same case twice")
     return tuple(out)
@@ -174,7 +174,7 @@ def spec_from_dict(d: dict) -> Spec:
         raise ValueError("'seed' cannot be set in 'base'; list the seeds in 'seeds'")
     base_cfg = from_preset(task.presets, preset, base)
     grid = _typed_grid(task, base_cfg, d.get("grid", {}))
-    both = sorted(set(grid) & {k.replace("-", "_") for k in base})
+    both = sorted(set(grid) & {field_name(base_cfg, k) for k in base})
     if both:
         raise ValueError(f"field(s) {both} are in both 'base' and 'grid'; keep one")
     cases = _typed_cases(base_cfg, d.get("cases", []), grid, base)
@@ -188,7 +188,7 @@ def spec_from_dict(d: dict) -> Spec:
     name = d.get("name", task.name)
     if not isinstance(name, str) or not name or "/" in name:
         raise ValueError(f"spec 'name' must be a non-empty string without '/'; got {name!r}")
-    base = {k.replace("-", "_"): getattr(base_cfg, k.replace("-", "_")) for k in base}
+    base = {field_name(base_cfg, k): getattr(base_cfg, field_name(base_cfg, k)) for k in base}
     return Spec(name, task.name, preset, base, grid, _seeds(d.get("seeds", [0])), metric,
                 str(d.get("description", "")), dict(quick), cases)
 
