@@ -60,14 +60,31 @@ def make_program(cfg: Config, diagnostics: bool = True) -> Program:
     dtype = jnp.dtype(cfg.dtype)
     X, Y = train_set(data)
     D, O = X.shape[-1], Y.shape[-1]
-    cell, loss = get_cell(cfg.cell, cfg.activation), model.get_loss(cfg.loss)
-    evaluate = make_evaluate(cfg, data)
-    full_batch = (jnp.swapaxes(X, 0, 1), Y)  # (T, N, D), (N, O)
     every_ = math.gcd(cfg.epochs, cfg.log_every)  # epochs between evaluations
+
+    def hparams(c: Config) -> dict:
+        return {"learning_rate": np.asarray(c.learning_rate, dtype),
+                "clip_value": np.asarray(c.clip_value, dtype),
+                "bptt_window": np.asarray(c.bptt_window, np.int32)}
+
+    axes = {"curve": np.arange(0, cfg.epochs + 1, every_), "curve_label": "epoch",
+            "profile": np.arange(1, cfg.seq_len + 1), "profile_label": "step t"}
+    train_fn = _make_train_fn(cfg, data, every_, _make_diagnose(cfg, data, diagnostics))
+    return Program(lambda c, seeds: _init(c, seeds, D, O), hparams, train_fn, axes)
+
+
+def _make_diagnose(cfg: Config, data, enabled: bool):
+    """``diagnose(params, window) -> ({"cos", "rel"}, (T,) profile)`` on the whole training set:
+    the truncated-vs-full gradient bias (cell params) and ``||∂L/∂c_t||`` (NaN if not enabled).
+    """
+    X, Y = train_set(data)
+    dtype = X.dtype
+    cell, loss = get_cell(cfg.cell, cfg.activation), model.get_loss(cfg.loss)
+    full_batch = (jnp.swapaxes(X, 0, 1), Y)  # (T, N, D), (N, O)
     full_bptt = jnp.zeros((), jnp.int32)  # a traced-style window <= 0: nothing cut
 
     def diagnose(params, window):
-        if not diagnostics:
+        if not enabled:
             nan = jnp.full((), jnp.nan, dtype)
             return {"cos": nan, "rel": nan}, jnp.full((cfg.seq_len,), jnp.nan, dtype)
         g_k = jax.grad(lambda p: make_loss_fn(cfg, window)(p, full_batch)[0])(params)
@@ -76,6 +93,15 @@ def make_program(cfg: Config, diagnostics: bool = True) -> Program:
         prof = carry_grad_norms(cell, params, full_batch[0],
                                 lambda preds: cfg.loss_scale * loss(preds, Y))
         return bias, prof
+
+    return diagnose
+
+
+def _make_train_fn(cfg: Config, data, every_: int, diagnose):
+    """``train_fn(params, hp, key) -> outputs`` (module docstring): the task's ``make_epoch``
+    with the traced ``hp``, evaluated every ``every_`` epochs."""
+    evaluate = make_evaluate(cfg, data)
+    dtype = data.xe_train.dtype
 
     def train_fn(params, hp, key):
         opt = make_optimizer(cfg.optimizer, hp["learning_rate"], clip=cfg.clip,
@@ -103,14 +129,7 @@ def make_program(cfg: Config, diagnostics: bool = True) -> Program:
                     "profile:grad_h_init": prof0, "profile:grad_h_final": prof1})
         return out
 
-    def hparams(c: Config) -> dict:
-        return {"learning_rate": np.asarray(c.learning_rate, dtype),
-                "clip_value": np.asarray(c.clip_value, dtype),
-                "bptt_window": np.asarray(c.bptt_window, np.int32)}
-
-    axes = {"curve": np.arange(0, cfg.epochs + 1, every_), "curve_label": "epoch",
-            "profile": np.arange(1, cfg.seq_len + 1), "profile_label": "step t"}
-    return Program(lambda c, seeds: _init(c, seeds, D, O), hparams, train_fn, axes)
+    return train_fn
 
 
 def check(configs: list, seeds: list) -> None:
