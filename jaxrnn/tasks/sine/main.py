@@ -1,12 +1,12 @@
 """Sine-wave experiments: the "vidhya" and "vlasov" protocols, harder variants, forecasts.
 
 ``jaxrnn sine --preset vlasov --epochs 500 --out runs/x`` trains one preset (``Config`` and
-``PRESETS`` in ``jaxrnn.tasks.sine.config``; any field overrides as ``--field=value``) and writes to its run
-directory: ``config.json``, ``metrics.csv`` (per epoch: train/held-out objective and RMSE,
-gradient norm), ``summary.json`` (RMSE of the model and of every baseline on the same held-out
-windows, closed-loop forecast RMSE, wall and compile time), ``params.npz``, the CSVs behind the
-figures, and ``loss.png``, ``predictions.png``, ``forecast.png``, ``grad_steps.png`` (redrawn from
-the CSVs by ``jaxrnn.plots.sine.draw_all``).
+``PRESETS`` in ``jaxrnn.tasks.sine.config``; any field overrides as ``--field=value``) and writes
+to its run directory: ``config.json``, ``metrics.csv`` (per epoch: train/held-out objective and
+RMSE, gradient norm), ``summary.json`` (RMSE of the model and of every baseline on the same
+held-out windows, closed-loop forecast RMSE, wall and compile time), ``params.npz``, the CSVs
+behind the figures, and ``loss.png``, ``predictions.png``, ``forecast.png``, ``grad_steps.png``
+(redrawn from the CSVs by ``jaxrnn.plots.sine.draw_all``).
 
 Per-sample SGD (``batch_size=1``) runs as a ``lax.scan`` over samples inside a ``lax.scan``
 over the epochs of a jitted chunk of ``log_every`` epochs, driven by ``jaxrnn.train.run_chunks``:

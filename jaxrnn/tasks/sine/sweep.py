@@ -1,11 +1,11 @@
 """The sine task as a sweep program: ``jaxrnn sine``'s data, model, loss and epochs, vmappable.
 
-Built from the sine task's own pieces (``build_data``, ``init_params``, ``make_epoch`` (its
-loss, train step and batches), ``make_loss_fn``, ``make_evaluate``) with three fields traced so runs that differ in them share one program:
-``learning_rate``, ``clip_value`` and ``bptt_window`` (windows anchored at the last step, as the
-task's loss; 0 = full BPTT). ``input_init``, ``recurrent_init``, ``readout_init`` and
-``numpy_init_seed`` only change the initial params. A run with seed s uses the keys of
-``jaxrnn sine --seed s``: ``k_init, k_train = split(PRNGKey(s))``, one key per epoch from
+Built from the sine task's own pieces (``build_data``, ``init_params``, ``make_epoch`` (its loss,
+train step and batches), ``make_loss_fn``, ``make_evaluate``) with three fields traced so runs that
+differ in them share one program: ``learning_rate``, ``clip_value`` and ``bptt_window`` (windows
+anchored at the last step, as the task's loss; 0 = full BPTT). ``input_init``, ``recurrent_init``,
+``readout_init`` and ``numpy_init_seed`` only change the initial params. A run with seed s uses the
+keys of ``jaxrnn sine --seed s``: ``k_init, k_train = split(PRNGKey(s))``, one key per epoch from
 ``split(k_train, epochs)``.
 
 Outputs: every ``gcd(epochs, log_every)`` epochs (and at init, epoch 0) ``train_loss``,
