@@ -104,6 +104,15 @@ def test_demo_writes_its_run_directory(tmp_path):
     assert cli.main(["demo", "--out", str(out)]) == 2  # refuses to overwrite a run
 
 
+def test_demo_accepts_the_old_window_field_as_seq_len(capsys):
+    from jaxrnn.tasks import demo
+
+    cfg = config.from_preset(demo.PRESETS, "demo", config.parse_overrides(["--window=12"]))
+    assert cfg.seq_len == 12 and "'window' is now 'seq_len'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="n_points must be >= seq_len"):
+        config.override(demo.Config(), {"seq_len": "595"})
+
+
 @pytest.mark.parametrize("argv,message", [
     (["demo", "--hiden=3"], "unknown config field 'hiden' (did you mean 'hidden'?)"),
     (["demo", "--hidden=abc"], "hidden must be int; got 'abc'"),

@@ -13,7 +13,7 @@ from jaxrnn import train
 from jaxrnn.cli import main as cli
 
 from jaxrnn.io import runs
-from jaxrnn.io.config import from_preset, override
+from jaxrnn.io.config import from_preset, override, parse_overrides
 from jaxrnn.tasks.sine import main as sine
 from jaxrnn.tasks.sine.config import PRESETS
 from jaxrnn.tasks.sine.fit import (epoch_batches, init_params, make_evaluate, make_loss_fn,
@@ -21,15 +21,15 @@ from jaxrnn.tasks.sine.fit import (epoch_batches, init_params, make_evaluate, ma
 import sine_reference as ref
 
 TINY_VLASOV = dataclasses.replace(
-    PRESETS["vlasov"], n_points=16, x_stop=6.0, window=4, train_fraction=0.6, hidden=3,
+    PRESETS["vlasov"], n_points=16, x_stop=6.0, seq_len=4, train_fraction=0.6, hidden=3,
     epochs=3, log_every=2, dtype="float64", learning_rate=0.5, clip_value=0.02,
     forecast_steps=5, forecast_starts=2)
 TINY_VIDHYA = dataclasses.replace(
-    PRESETS["vidhya"], n_points=14, x_stop=13.0, window=5, hidden=4, bptt_window=2, epochs=2,
+    PRESETS["vidhya"], n_points=14, x_stop=13.0, seq_len=5, hidden=4, bptt_window=2, epochs=2,
     dtype="float64", learning_rate=0.05, clip_value=0.5, forecast_steps=5, forecast_starts=2,
     log_every=2)
 TINY_LAST = dataclasses.replace(TINY_VLASOV, loss="last", loss_scale=0.5, bptt_window=3,
-                                clip="none", learning_rate=0.2, window=6, n_points=20,
+                                clip="none", learning_rate=0.2, seq_len=6, n_points=20,
                                 log_every=3)
 
 
@@ -117,7 +117,7 @@ def test_per_sample_sgd_is_one_scan_over_samples_inside_a_scan_over_epochs(key):
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_smoke_one_step_moves_every_leaf_and_steps_lower_the_loss(cell, key):
     cfg = dataclasses.replace(PRESETS["adam-rnn"], cell=cell, n_points=60, x_stop=12.0,
-                              window=6, scan_unroll=1, hidden=8, batch_size=16,
+                              seq_len=6, scan_unroll=1, hidden=8, batch_size=16,
                               learning_rate=2e-2, dtype="float64")
     data = sine.build_data(cfg)
     p0 = init_params(cfg, key, 1, 1, jnp.float64)
@@ -156,7 +156,7 @@ def test_every_preset_validates_and_the_first_is_vidhya():
 
 
 @pytest.mark.parametrize("changes, match", [
-    ({"window": 0}, "window"), ({"series": "square"}, "series"),
+    ({"seq_len": 0}, "seq_len"), ({"series": "square"}, "series"),
     ({"train_fraction": 1.0}, "train_fraction"), ({"learning_rate": 0.0}, "learning_rate"),
     ({"cell": "lstm", "activation": "tanh"}, "numpy_init_seed"), ({"series": "sincos"}, "encoding"),
     ({"optimizer": "adamw"}, "optimizer"), ({"input_init": "he"}, "initialiser"),
@@ -177,8 +177,16 @@ def test_unknown_fields_types_and_presets_are_refused():
         from_preset(PRESETS, "vlasof")
 
 
+def test_old_window_field_is_accepted_as_seq_len(capsys):
+    cfg = from_preset(PRESETS, "vlasov", parse_overrides(["--window=12"]))
+    assert cfg.seq_len == 12 and cfg == dataclasses.replace(PRESETS["vlasov"], seq_len=12)
+    assert "'window' is now 'seq_len'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="seq_len"):
+        override(PRESETS["vlasov"], {"window": "0"})
+
+
 @pytest.mark.parametrize("argv", [["sine", "--preset", "nope"], ["sine", "--bogus=1"],
-                                  ["sine", "--epochs=abc"], ["sine", "--window=0"],
+                                  ["sine", "--epochs=abc"], ["sine", "--seq_len=0"],
                                   ["sine", "--batch_size=500"]])
 def test_cli_refuses_bad_input_with_exit_2(argv, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("JAXRNN_CACHE_DIR", "off")  # keep the test process's jax config as is
@@ -189,7 +197,7 @@ def test_cli_refuses_bad_input_with_exit_2(argv, capsys, tmp_path, monkeypatch):
 
 def test_main_two_channels_minibatch(tmp_path):
     cfg = dataclasses.replace(PRESETS["sincos"], cell="rnn", n_points=80, x_stop=16.0, hidden=6,
-                              window=6, scan_unroll=1, batch_size=8, epochs=4, log_every=4,
+                              seq_len=6, scan_unroll=1, batch_size=8, epochs=4, log_every=4,
                               eval_every=3, forecast_steps=6, forecast_starts=2)
     out = sine.main(cfg, tmp_path / "sc", quiet=True, figures=False)
     header = (out / "predictions.csv").read_text().splitlines()[0].split(",")

@@ -1,12 +1,14 @@
 """A short demo: a small RNN learns to predict the next value of a sine wave.
 
-It exercises the whole core path (init, hoisted ``lax.scan`` unroll, readout, loss, Optax,
-jitted step scanned over steps) in a few seconds and writes ``config.json``, ``metrics.csv``,
-``summary.json``, ``loss.png`` and ``predictions.png`` to its run directory.
+It exercises the whole core path (``model.init_model``, the hoisted ``lax.scan`` unroll,
+``model.readouts``, loss, Optax, the jitted step scanned over steps and driven by
+``train.run_chunks``) in a few seconds and writes ``config.json``,
+``metrics.csv``, ``summary.json``, ``loss.png`` and ``predictions.png`` to its run directory.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from pathlib import Path
 
@@ -14,20 +16,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrnn import cells, optim, train
-
+from jaxrnn import cells, model, optim, train
+from jaxrnn.io import config, runs
 from jaxrnn.plots import common as plotting
-
-from jaxrnn.io import runs
 from jaxrnn.unroll import unroll
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(config.Config):
+    """The demo (preset "demo"): a few hundred full-batch steps, seconds on a CPU."""
+
+    RANGES = {"hidden": ">=1", "seq_len": ">=2", "train_fraction": "(0,1)",
+              "learning_rate": ">0", "steps": ">=1"}
+    CHOICES = {"optimizer": optim.OPTIMIZERS}
+    RENAMED = {"window": "seq_len"}
+
     cell: str = "rnn"
     activation: str = "tanh"
     hidden: int = 32
-    window: int = 20
+    seq_len: int = 20  # T: steps per window; each window predicts the next value
     n_points: int = 600
     train_fraction: float = 0.8
     optimizer: str = "adam"
@@ -35,12 +42,11 @@ class Config:
     steps: int = 400
     seed: int = 0
 
-    def validate(self):
-        if self.window < 2 or self.n_points < self.window + 10:
-            raise ValueError(f"need window >= 2 and n_points >= window + 10; got window="
-                             f"{self.window}, n_points={self.n_points}")
-        if not 0.0 < self.train_fraction < 1.0:
-            raise ValueError(f"train_fraction must be in (0, 1); got {self.train_fraction}")
+    def check(self):
+        """Cross-field rules (the base checks types, choices and ranges first)."""
+        if self.n_points < self.seq_len + 10:
+            raise ValueError(f"n_points must be >= seq_len + 10 = {self.seq_len + 10}; got "
+                             f"{self.n_points}")
         cells.get_cell(self.cell, self.activation)
 
 
@@ -50,7 +56,7 @@ PRESETS = {"demo": Config()}
 def make_windows(cfg: Config):
     """(train, test) pairs of windows xs (T, N, 1) and next values (N, 1), split in time order."""
     series = np.sin(np.linspace(0.0, 60.0, cfg.n_points))
-    idx = np.arange(cfg.n_points - cfg.window)[:, None] + np.arange(cfg.window)[None, :]
+    idx = np.arange(cfg.n_points - cfg.seq_len)[:, None] + np.arange(cfg.seq_len)[None, :]
     xs, ys = series[idx], series[idx[:, -1] + 1]
     n_train = int(cfg.train_fraction * len(xs))
 
@@ -60,48 +66,68 @@ def make_windows(cfg: Config):
     return as_batch(xs[:n_train], ys[:n_train]), as_batch(xs[n_train:], ys[n_train:])
 
 
-def init_model(key, cfg: Config):
-    k_cell, k_out = jax.random.split(key)
-    cell = cells.get_cell(cfg.cell, cfg.activation)
-    return {"cell": cell.init(k_cell, 1, cfg.hidden), "readout": cells.init_readout(
-        k_out, cfg.hidden, 1)}
+def predict(cell, params, xs):
+    """Last-step predictions (N, 1) for windows xs (T, N, 1): the readout of the last state."""
+    hs, _ = unroll(cell, params["cell"], xs)  # (T, N, H)
+    return model.readouts(params["readout"], hs[-1])
 
 
-def predict(cfg: Config, params, xs):
-    """Last-step predictions (N, 1) for windows xs (T, N, 1)."""
-    hs, _ = unroll(cells.get_cell(cfg.cell, cfg.activation), params["cell"], xs)
-    return jax.vmap(cells.readout, (None, 0))(params["readout"], hs[-1])
+def fit(cfg: Config, cell, params, batch):
+    """``cfg.steps`` full-batch steps on ``batch`` (xs (T, N, 1), ys (N, 1)) as one jitted
+    chunk of ``train.run_chunks``. Returns ``(params, {"loss", "grad_norm"} (steps,) numpy)``."""
+    optimizer = optim.make_optimizer(cfg.optimizer, cfg.learning_rate)
+
+    def loss_fn(p, b):
+        xs, ys = b
+        return jnp.mean((predict(cell, p, xs) - ys) ** 2), {}
+
+    step = train.make_train_step(loss_fn, optimizer)
+
+    @functools.partial(jax.jit, static_argnums=(1, 2))
+    def run_chunk(state, a, b):
+        batches = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, (b - a,) + x.shape),
+                                         batch)
+        params, opt_state, metrics = train.scan_steps(step, *state, batches)
+        return (params, opt_state), metrics
+
+    chunks = []
+    done = train.run_chunks(run_chunk, (params, optimizer.init(params)), start=0,
+                            stop=cfg.steps, every=cfg.steps,
+                            on_chunk=lambda state, metrics, a, b, s: chunks.append(metrics))
+    if done.reason == "interrupted":
+        raise KeyboardInterrupt
+    return done.state[0], {k: np.concatenate([np.asarray(m[k]) for m in chunks])
+                           for k in ("loss", "grad_norm")}
 
 
 def main(cfg: Config, out) -> Path:
     """Trains, evaluates, and writes the run directory; returns its path."""
     out = runs.make_run_dir(out, cfg)
     (x_tr, y_tr), (x_te, y_te) = make_windows(cfg)
-    params = init_model(jax.random.PRNGKey(cfg.seed), cfg)
-    optimizer = optim.make_optimizer(cfg.optimizer, cfg.learning_rate)
-
-    def loss_fn(p, batch):
-        xs, ys = batch
-        return jnp.mean((predict(cfg, p, xs) - ys) ** 2), {}
-
-    step = train.make_train_step(loss_fn, optimizer)
-    fit = jax.jit(lambda p, s: train.scan_steps(
-        step, p, s, (jnp.broadcast_to(x_tr, (cfg.steps,) + x_tr.shape),
-                     jnp.broadcast_to(y_tr, (cfg.steps,) + y_tr.shape))))
+    cell = cells.get_cell(cfg.cell, cfg.activation)
+    params = model.init_model(jax.random.PRNGKey(cfg.seed), cfg.cell, 1, cfg.hidden, 1,
+                              activation=cfg.activation)
     t0 = time.perf_counter()
-    params, _, metrics = jax.block_until_ready(fit(params, optimizer.init(params)))
+    params, metrics = fit(cfg, cell, params, (x_tr, y_tr))
     wall = time.perf_counter() - t0
-    loss = np.asarray(metrics["loss"])
-    pred = np.asarray(predict(cfg, params, x_te))[:, 0]
+    pred = np.asarray(predict(cell, params, x_te))[:, 0]
     truth = np.asarray(y_te)[:, 0]
     rmse = float(np.sqrt(np.mean((pred - truth) ** 2)))
     last_value = float(np.sqrt(np.mean((np.asarray(x_te)[-1, :, 0] - truth) ** 2)))
+    loss = metrics["loss"]
     runs.write_csv(out / "metrics.csv", [
         {"step": i + 1, "train_loss": float(v), "grad_norm": float(g)}
-        for i, (v, g) in enumerate(zip(loss, np.asarray(metrics["grad_norm"])))])
+        for i, (v, g) in enumerate(zip(loss, metrics["grad_norm"]))])
     runs.write_json(out / "summary.json", {
         "final_train_mse": float(loss[-1]), "test_rmse": rmse,
         "baseline_last_value_rmse": last_value, "wall_time_s": wall})
+    _draw(cfg, out, loss, pred, truth, rmse)
+    print(f"demo: test RMSE {rmse:.4f} (predict-last-value {last_value:.4f}); "
+          f"{cfg.steps} steps in {wall:.1f} s; wrote {out}")
+    return out
+
+
+def _draw(cfg: Config, out, loss, pred, truth, rmse) -> None:
     plotting.save(plotting.line_plot(np.arange(1, cfg.steps + 1), {"train MSE": loss},
                                      title="demo: training loss", xlabel="step",
                                      ylabel="MSE", logy=True), out / "loss.png")
@@ -109,6 +135,3 @@ def main(cfg: Config, out) -> Path:
                                      title=f"demo: next-value predictions (test RMSE {rmse:.4f})",
                                      xlabel="test window", ylabel="value"),
                   out / "predictions.png")
-    print(f"demo: test RMSE {rmse:.4f} (predict-last-value {last_value:.4f}); "
-          f"{cfg.steps} steps in {wall:.1f} s; wrote {out}")
-    return out

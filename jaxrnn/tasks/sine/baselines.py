@@ -52,7 +52,7 @@ def linear_ar(w):
 def seasonal_naive(season: int, T: int):
     """A predictor returning the value ``season`` steps before the target: ``X[:, T - season]``."""
     if not isinstance(season, int) or not 1 <= season <= T:
-        raise ValueError(f"season must be an int in [1, window={T}] (the value one season back "
+        raise ValueError(f"season must be an int in [1, seq_len={T}] (the value one season back "
                          f"must be inside the window); got {season!r}")
 
     def predict(X):

@@ -1,6 +1,7 @@
 """The sine task's ``Config`` (defaults: the "vidhya" protocol) and its named presets.
 
-Presets (the first is the default; every field can be overridden as ``--field=value``):
+Presets (the first is the default; every field can be overridden as ``--field=value``; the
+sequence length T is ``seq_len``, formerly ``window``, still accepted with a message):
 
 ====================  ==========================================================================
 ``vidhya``            SEEDS A: sin(0..199), T=50, 100/50 windows, sigmoid H=100, no biases,
@@ -30,6 +31,7 @@ from jaxrnn.cells import get_cell
 from jaxrnn.data.real import REAL
 from jaxrnn.data.sine import SYNTHETIC
 from jaxrnn.initializers import get_initializer
+from jaxrnn.io import config
 from jaxrnn.optim import CLIPS, OPTIMIZERS
 
 SERIES = SYNTHETIC + tuple(REAL)
@@ -39,15 +41,28 @@ DTYPES = ("float32", "float64")
 SCHEDULES = ("constant", "cosine")
 
 
+INITIALISERS = ("input_init", "recurrent_init", "readout_init")
+
+
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(config.Config):
     """One sine experiment. Defaults are the "vidhya" preset (runs in seconds)."""
+
+    RANGES = {"hidden": ">=1", "seq_len": ">=1", "epochs": ">=1", "log_every": ">=1",
+              "eval_every": ">=1", "forecast_steps": ">=1", "forecast_starts": ">=1",
+              "batch_size": ">=0", "bptt_window": ">=0", "scan_unroll": ">=0",
+              "numpy_init_seed": ">=-1", "n_points": ">=0", "learning_rate": ">0",
+              "loss_scale": ">0", "clip_value": ">0", "train_fraction": "(0,1)"}
+    CHOICES = {"series": SERIES, "encoding": ENCODINGS, "loss": SINE_LOSSES,
+               "optimizer": OPTIMIZERS, "clip": CLIPS, "dtype": DTYPES,
+               "lr_schedule": SCHEDULES}
+    RENAMED = {"window": "seq_len"}
 
     series: str = "sine"  # SERIES: a synthetic kind (jaxrnn.data.sine) or a real one
     n_points: int = 200  # samples; for a real series 0 = all of it, else its first n_points
     x_stop: float = 199.0  # synthetic series span x in [0, x_stop] (ignored by real series)
     noise: float = 0.0  # std of additive Gaussian noise (synthetic series)
-    window: int = 50  # T: steps per window; each window predicts the next value
+    seq_len: int = 50  # T: steps per window; each window predicts the next value
     train_fraction: float = 2 / 3  # first round(f N) windows train, the rest are held out
     encoding: str = "position"  # "position": x_t e_t, input weight (H, T); "value": (H, C)
     cell: str = "rnn"
@@ -70,45 +85,30 @@ class Config:
     shuffle: bool = False  # a fresh sample order every epoch
     epochs: int = 25
     seed: int = 0  # jax key of the init (numpy_init_seed = -1) and of the shuffles
-    dtype: str = "float32"  # "float64" turns on jax_enable_x64 for the process
+    dtype: str = "float32"  # "float64" needs jax_enable_x64 (the jaxrnn command switches it on)
     log_every: int = 1  # epochs per jitted chunk: metrics reach the host only between chunks
     eval_every: int = 1  # whole-set train/held-out evaluation every k epochs (and the last)
     scan_unroll: int = 0  # lax.scan unroll in the train step; 0: all T steps if T <= 16, else 1
     forecast_steps: int = 100  # closed-loop horizon
     forecast_starts: int = 8  # start windows in the held-out part
 
-    def validate(self):
-        """Raises ValueError naming the field and the fix for any out-of-range value."""
-        _check_choice("series", self.series, SERIES)
-        _check_choice("encoding", self.encoding, ENCODINGS)
-        _check_choice("loss", self.loss, SINE_LOSSES)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_choice("clip", self.clip, CLIPS)
-        _check_choice("dtype", self.dtype, DTYPES)
-        _check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
+    def check(self):
+        """Cross-field rules (the base checks types, choices and ranges first)."""
         get_cell(self.cell, self.activation)
-        for name in ("input_init", "recurrent_init", "readout_init"):
+        for name in INITIALISERS:
             get_initializer(getattr(self, name))
-        _check_min(self, hidden=1, window=1, epochs=1, log_every=1, eval_every=1,
-                   forecast_steps=1, forecast_starts=1, batch_size=0, bptt_window=0,
-                   scan_unroll=0, numpy_init_seed=-1, n_points=0)
-        for name in ("learning_rate", "loss_scale", "clip_value"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0; got {getattr(self, name)!r}")
-        if not 0.0 < self.train_fraction < 1.0:
-            raise ValueError(f"train_fraction must be in (0, 1); got {self.train_fraction!r}")
-        self._validate_data()
-        self._validate_numpy_init()
+        self._check_data()
+        self._check_numpy_init()
 
-    def _validate_data(self):
+    def _check_data(self):
         if self.series in REAL:
-            if self.window < REAL[self.series]:
-                raise ValueError(f"window must be >= the season ({REAL[self.series]}) of "
+            if self.seq_len < REAL[self.series]:
+                raise ValueError(f"seq_len must be >= the season ({REAL[self.series]}) of "
                                  f"{self.series!r} for the seasonal-naive baseline; got "
-                                 f"{self.window}")
+                                 f"{self.seq_len}")
             return
-        if self.n_points < self.window + 4:
-            raise ValueError(f"n_points must be >= window + 4 = {self.window + 4} (at least "
+        if self.n_points < self.seq_len + 4:
+            raise ValueError(f"n_points must be >= seq_len + 4 = {self.seq_len + 4} (at least "
                              f"two train and two held-out windows); got {self.n_points}")
         if not self.x_stop > 0:
             raise ValueError(f"x_stop must be > 0; got {self.x_stop!r}")
@@ -118,33 +118,22 @@ class Config:
             raise ValueError("encoding='position' needs one input channel; series='sincos' has "
                              "two: use --encoding=value")
 
-    def _validate_numpy_init(self):
+    def _check_numpy_init(self):
         if self.numpy_init_seed < 0:
             return
         if self.cell != "rnn":
             raise ValueError(f"numpy_init_seed >= 0 replays numpy draws for cell='rnn' only; "
                              f"use --numpy_init_seed=-1 for cell={self.cell!r}")
-        for name in ("input_init", "recurrent_init", "readout_init"):
+        for name in INITIALISERS:
             if getattr(self, name) not in ("uniform01", "randn001"):
                 raise ValueError(f"numpy_init_seed >= 0 supports {name} 'uniform01' or "
                                  f"'randn001'; got {getattr(self, name)!r} (or set "
                                  f"--numpy_init_seed=-1)")
 
 
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
-
-
-def _check_min(cfg, **minimums):
-    for name, low in minimums.items():
-        if getattr(cfg, name) < low:
-            raise ValueError(f"{name} must be >= {low}; got {getattr(cfg, name)!r}")
-
-
 _VIDHYA = Config()
 _VLASOV = dataclasses.replace(
-    _VIDHYA, n_points=1000, x_stop=100.0, window=10, train_fraction=0.8, encoding="value",
+    _VIDHYA, n_points=1000, x_stop=100.0, seq_len=10, train_fraction=0.8, encoding="value",
     activation="tanh", hidden=16, bias=True, input_init="randn001", recurrent_init="randn001",
     readout_init="randn001", numpy_init_seed=-1, loss="all_steps", bptt_window=0,
     learning_rate=0.005, clip_value=1.0, epochs=2000, log_every=100, eval_every=10)
@@ -164,11 +153,11 @@ PRESETS = {
     "adam-lstm": dataclasses.replace(_ADAM, cell="lstm", activation="tanh"),
     "adam-gru": dataclasses.replace(_ADAM, cell="gru", activation="tanh"),
     "noisy": dataclasses.replace(_ADAM, cell="gru", series="noisy", noise=0.1),
-    "two-freq": dataclasses.replace(_ADAM, cell="lstm", series="two_freq", window=20),
+    "two-freq": dataclasses.replace(_ADAM, cell="lstm", series="two_freq", seq_len=20),
     "am-fm": dataclasses.replace(_ADAM, cell="lstm", series="am_fm", n_points=2000,
-                                 x_stop=1999.0, window=20),
+                                 x_stop=1999.0, seq_len=20),
     "sincos": dataclasses.replace(_ADAM, cell="gru", series="sincos"),
     "sunspots": dataclasses.replace(_ADAM, cell="gru", series="sunspots", n_points=0,
-                                    window=22, batch_size=16, epochs=400,
+                                    seq_len=22, batch_size=16, epochs=400,
                                     forecast_steps=30, forecast_starts=8),
 }

@@ -1,9 +1,12 @@
-"""The sine task's engine: params, the loss, and the jitted training chunk.
+"""The sine task's engine: params, the loss, the epoch, the jitted training chunk, evaluation.
 
-Training runs in *chunks* of epochs. A chunk is one jitted call: a ``lax.scan`` over its epochs,
-each epoch a ``lax.scan`` of the train step over the epoch's batches (``batch_size=1``: one
-sample at a time, i.e. per-sample SGD with no Python loop). Metrics of every epoch come back
-stacked at the end of the chunk, so the host sees them only at logging intervals.
+One epoch function (``make_epoch``) serves the task and its sweep program
+(``jaxrnn.tasks.sine.sweep``, which vmaps it with a traced learning rate, clip value and bptt
+window). Training runs in *chunks* of epochs, driven by ``jaxrnn.train.run_chunks``. A chunk
+is one jitted call: a ``lax.scan`` over its epochs, each epoch a ``lax.scan`` of the train step
+over the epoch's batches (``batch_size=1``: one sample at a time, i.e. per-sample SGD with no
+Python loop). Metrics of every epoch come back stacked at the end of the chunk, so the host
+sees them only at logging intervals.
 
 Per epoch the chunk records ``step_loss`` (mean of the epoch's per-step losses, each taken
 before its update) and ``grad_norm`` (mean over the epoch's steps of the global gradient norm
@@ -21,8 +24,8 @@ import numpy as np
 from jax import lax
 
 from jaxrnn import model, train
-from jaxrnn.cells import get_cell, readout
-from jaxrnn.grad.diagnostics import scaled_norm
+from jaxrnn.cells import get_cell
+from jaxrnn.grad.diagnostics import carry_grad_norms
 
 NUMPY_DRAWS = {
     "uniform01": lambda rs, shape: rs.uniform(0.0, 1.0, shape),
@@ -72,19 +75,22 @@ def scan_unroll(cfg) -> int:
     ~3x faster for "vlasov"), else 1 (batched steps measured slower fully unrolled)."""
     if cfg.scan_unroll:
         return cfg.scan_unroll
-    return cfg.window if cfg.window <= 16 and cfg.batch_size == 1 else 1
+    return cfg.seq_len if cfg.seq_len <= 16 and cfg.batch_size == 1 else 1
 
 
-def make_loss_fn(cfg):
+def make_loss_fn(cfg, window=None):
     """``loss_fn(params, (xs, y)) -> (loss, {})``: ``loss_scale`` times the named loss.
 
-    xs (T, [B,] D) encoded inputs, y ([B,] O). The gradient is truncated to windows of
-    ``bptt_window`` steps anchored at the last step (0: full BPTT).
+    xs (T, [B,] D) encoded inputs, y ([B,] O). The gradient is truncated to windows anchored at
+    the last step: ``window`` steps, a traced int32 () in the sweep program (<= 0: full BPTT),
+    or (None) ``cfg.bptt_window`` as a static int (0: full BPTT).
     """
     cell = get_cell(cfg.cell, cfg.activation)
     kwargs = {"unroll": scan_unroll(cfg)}
-    if cfg.bptt_window:
-        kwargs.update(window=cfg.bptt_window, anchor="end")
+    if window is None:
+        window = cfg.bptt_window or None
+    if window is not None:
+        kwargs.update(window=window, anchor="end")
 
     def loss_fn(params, batch):
         xs, y = batch
@@ -142,6 +148,31 @@ def epoch_batches(cfg, key, X, Y):
     return jnp.swapaxes(X[idx], 1, 2), Y[idx]
 
 
+def train_set(data):
+    """The training windows: encoded inputs (N, T, D) and targets (N, O), in the run's dtype."""
+    return data.xe_train, jnp.asarray(data.split.y_train, data.xe_train.dtype)
+
+
+def make_epoch(cfg, data, optimizer, window=None):
+    """``epoch(params, opt_state, key) -> (params, opt_state, {"step_loss", "grad_norm"})``.
+
+    One epoch: the train step (``make_loss_fn(cfg, window)``, ``optimizer``) over
+    ``epoch_batches`` in one ``lax.scan``; the metrics are means over the epoch's steps (module
+    docstring). The sweep program passes an optimizer with a traced learning rate and clip
+    value and a traced ``window``; the task passes its own and ``window=None``.
+    """
+    step = train.make_train_step(make_loss_fn(cfg, window), optimizer)
+    X, Y = train_set(data)
+
+    def epoch(params, opt_state, key):
+        batches = epoch_batches(cfg, key, X, Y)
+        params, opt_state, m = train.scan_steps(step, params, opt_state, batches)
+        return params, opt_state, {"grad_norm": jnp.mean(m["grad_norm"]),
+                                   "step_loss": jnp.mean(m["loss"])}
+
+    return epoch
+
+
 def make_run_chunk(cfg, data, optimizer):
     """A jitted ``chunk(params, opt_state, keys (E, 2), first_epoch) -> (params, opt_state,
     metrics)`` training E epochs numbered from ``first_epoch`` (module docstring).
@@ -149,9 +180,8 @@ def make_run_chunk(cfg, data, optimizer):
     Metrics are stacked (E,) arrays; the whole-set evaluation runs (under ``lax.cond``) only on
     epochs divisible by ``eval_every`` and on the last epoch, and is NaN on the others.
     """
-    step = train.make_train_step(make_loss_fn(cfg), optimizer)
+    train_epoch = make_epoch(cfg, data, optimizer)
     evaluate = make_evaluate(cfg, data)
-    X, Y = data.xe_train, jnp.asarray(data.split.y_train, data.xe_train.dtype)
 
     def skip(params):
         return jax.tree_util.tree_map(lambda a: jnp.full_like(a, jnp.nan),
@@ -159,13 +189,10 @@ def make_run_chunk(cfg, data, optimizer):
 
     def epoch(state, inputs):
         key, number = inputs
-        params, opt_state = state
-        batches = epoch_batches(cfg, key, X, Y)
-        params, opt_state, m = train.scan_steps(step, params, opt_state, batches)
+        params, opt_state, metrics = train_epoch(*state, key)
         due = (number % cfg.eval_every == 0) | (number == cfg.epochs)
         scores = lax.cond(due, evaluate, skip, params)
-        return (params, opt_state), {"grad_norm": jnp.mean(m["grad_norm"]),
-                                     "step_loss": jnp.mean(m["loss"]), **scores}
+        return (params, opt_state), {**metrics, **scores}
 
     def chunk(params, opt_state, keys, first_epoch):
         numbers = first_epoch + jnp.arange(keys.shape[0])
@@ -175,41 +202,27 @@ def make_run_chunk(cfg, data, optimizer):
     return jax.jit(chunk)
 
 
-def hidden_grad_norms(cfg, params, xs, Y):
-    """``_hidden_grad_norms`` jitted: (T,) numpy."""
-    return np.asarray(_hidden_grad_norms(cfg, params, xs, Y))
+def carry_grad_profile(cfg, params, xs, Y) -> np.ndarray:
+    """(T,) mean over examples of ``||∂L_n/∂c_t||`` for t = 1..T, full BPTT (no truncation).
+
+    ``c_t`` is the carry after step t (``(h, c)`` for the LSTM, both counted) and ``L_n`` the
+    example's own loss (times ``loss_scale``), so the curve shows how much the loss depends on
+    each step's state: its decay towards early steps is the vanishing gradient. Computed by
+    ``jaxrnn.grad.diagnostics.carry_grad_norms(..., per_example=True)``.
+
+    Args: xs (N, T, D) encoded inputs; Y (N, O). Returns: (T,) numpy.
+    """
+    return np.asarray(_carry_grad_profile(cfg, params, xs, Y))
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _hidden_grad_norms(cfg, params, xs, Y):
-    """Mean over examples of ``||∂L_n/∂c_t||`` for t = 1..T, full BPTT (no truncation).
-
-    ``c_t`` is the carry after step t (``(h, c)`` for the LSTM, both counted) and ``L_n`` the
-    example's own loss, so the curve shows how much the loss depends on each step's state:
-    its decay towards early steps is the vanishing gradient.
-
-    Args: xs (N, T, D) encoded inputs; Y (N, O). Returns: (T,).
-    """
+def _carry_grad_profile(cfg, params, xs, Y):
     cell = get_cell(cfg.cell, cfg.activation)
     loss = model.get_loss(cfg.loss)
-    step = jax.vmap(cell.step, (None, 0, 0))
-    xs_t = jnp.swapaxes(xs, 0, 1)  # (T, N, D)
-    carry0 = cell.init_carry(params["cell"], (xs.shape[0],), xs.dtype)
 
-    def total_loss(deltas):
-        def body(c, inp):
-            x, d = inp
-            c, _ = step(params["cell"], c, x)
-            c = jax.tree_util.tree_map(jnp.add, c, d)
-            h = c.h if hasattr(c, "h") else c
-            return c, jax.vmap(readout, (None, 0))(params["readout"], h)
+    def loss_of_preds(preds):  # (T, N, O): the sum of the per-example losses
+        return cfg.loss_scale * jnp.sum(jax.vmap(loss, (1, 0))(preds, Y))
 
-        _, preds = lax.scan(body, carry0, (xs_t, deltas))  # (T, N, O)
-        per_example = jax.vmap(loss, (1, 0))(preds, Y)  # (N,)
-        return cfg.loss_scale * jnp.sum(per_example)
-
-    zeros = jax.tree_util.tree_map(lambda c: jnp.zeros((xs_t.shape[0],) + c.shape, c.dtype),
-                                   carry0)
-    grads = jax.grad(total_loss)(zeros)
-    g = jnp.concatenate(jax.tree_util.tree_leaves(grads), axis=-1)  # (T, N, S)
-    return jnp.mean(scaled_norm(g, axis=-1), axis=1)  # underflow-safe in float32
+    norms = carry_grad_norms(cell, params, jnp.swapaxes(xs, 0, 1), loss_of_preds,
+                             per_example=True)  # (T, N)
+    return jnp.mean(norms, axis=1)

@@ -1,16 +1,16 @@
 """Sine-wave experiments: the "vidhya" and "vlasov" protocols, harder variants, forecasts.
 
 ``jaxrnn sine --preset vlasov --epochs 500 --out runs/x`` trains one preset (``Config`` and
-``PRESETS`` in ``sine_config``; any field overrides as ``--field=value``) and writes to its run
-directory: ``config.json``, ``metrics.csv`` (per epoch: train/held-out objective and RMSE,
-gradient norm), ``summary.json`` (RMSE of the model and of every baseline on the same held-out
-windows, closed-loop forecast RMSE, wall and compile time), ``params.npz``, the CSVs behind the
-figures, and ``loss.png``, ``predictions.png``, ``forecast.png``, ``grad_steps.png`` (redrawn from
-the CSVs by ``jaxrnn.plots.sine.draw_all``).
+``PRESETS`` in ``jaxrnn.tasks.sine.config``; any field overrides as ``--field=value``) and writes
+to its run directory: ``config.json``, ``metrics.csv`` (per epoch: train/held-out objective and
+RMSE, gradient norm), ``summary.json`` (RMSE of the model and of every baseline on the same
+held-out windows, closed-loop forecast RMSE, wall and compile time), ``params.npz``, the CSVs
+behind the figures, and ``loss.png``, ``predictions.png``, ``forecast.png``, ``grad_steps.png``
+(redrawn from the CSVs by ``jaxrnn.plots.sine.draw_all``).
 
 Per-sample SGD (``batch_size=1``) runs as a ``lax.scan`` over samples inside a ``lax.scan``
-over the epochs of a jitted chunk of ``log_every`` epochs: no Python loop per sample, and
-metrics are fetched only between chunks.
+over the epochs of a jitted chunk of ``log_every`` epochs, driven by ``jaxrnn.train.run_chunks``:
+no Python loop per sample, and metrics are fetched only between chunks.
 """
 from __future__ import annotations
 
@@ -23,12 +23,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxrnn import optim
-
-from jaxrnn.io import runs
+from jaxrnn import optim, train
 from jaxrnn.data import real, sine as sine_data
-from jaxrnn.plots.sine import draw_all
+from jaxrnn.io import runs, settings
 from jaxrnn.io.progress import Progress
+from jaxrnn.plots.sine import draw_all
 from jaxrnn.tasks.sine import score as sine_eval
 from jaxrnn.tasks.sine.config import PRESETS, SERIES, Config  # noqa: F401 (the task protocol)
 from jaxrnn.tasks.sine.fit import init_params, make_evaluate, make_run_chunk
@@ -61,17 +60,17 @@ def build_data(cfg: Config) -> SineData:
         if cfg.n_points:
             values = values[:cfg.n_points]
         n_obs = len(values)
-        if n_obs < cfg.window + 4:
-            raise ValueError(f"{cfg.series!r} has {n_obs} values, too few for window "
-                             f"{cfg.window}")
-        n_train = sine_data.n_train_windows(n_obs - cfg.window, cfg.train_fraction)
-        values, mean, std = sine_data.normalise(values, n_train + cfg.window)
+        if n_obs < cfg.seq_len + 4:
+            raise ValueError(f"{cfg.series!r} has {n_obs} values, too few for seq_len "
+                             f"{cfg.seq_len}")
+        n_train = sine_data.n_train_windows(n_obs - cfg.seq_len, cfg.train_fraction)
+        values, mean, std = sine_data.normalise(values, n_train + cfg.seq_len)
         season, norm = real.season(cfg.series), {"mean": mean, "std": std}
     else:
         values, _ = sine_data.make_series(cfg.series, cfg.n_points, cfg.x_stop, noise=cfg.noise,
                                           seed=NOISE_SEED, n_extra=cfg.forecast_steps)
         n_obs = cfg.n_points
-    X, Y = sine_data.make_windows(values[:n_obs], cfg.window)
+    X, Y = sine_data.make_windows(values[:n_obs], cfg.seq_len)
     split = sine_data.split(X, Y, cfg.train_fraction)
     encode = sine_data.encode_positions if cfg.encoding == "position" else _identity
     dtype = jnp.dtype(cfg.dtype)
@@ -92,36 +91,42 @@ def make_optimizer(cfg: Config, n_train: int | None = None):
 
 
 def fit(cfg: Config, data: SineData, params, key, *, progress: bool = True):
-    """Trains for ``cfg.epochs`` in jitted chunks of ``log_every`` epochs.
+    """Trains for ``cfg.epochs`` in jitted chunks of ``log_every`` epochs (``train.run_chunks``).
 
     Returns: ``(params, history rows, {"compile_s", "train_s"})``; history row 0 is the init.
-    ``compile_s`` covers the chunk compiles and the evaluation at init (its own compile).
+    ``compile_s`` covers the chunk compiles (one per chunk size, ahead of time) and the
+    evaluation at init (its own compile). Ctrl-C is raised again (no partial run is scored).
     """
     n_train = check_batch_size(cfg, data)
     optimizer = make_optimizer(cfg, n_train)
     opt_state = optimizer.init(params)
     chunk = make_run_chunk(cfg, data, optimizer)
-    sizes = [cfg.log_every] * (cfg.epochs // cfg.log_every)
-    sizes += [cfg.epochs % cfg.log_every] if cfg.epochs % cfg.log_every else []
+    sizes = {b - a for a, b in train.chunk_bounds(0, cfg.epochs, cfg.log_every)}
     keys = jax.random.split(key, cfg.epochs)
     t0 = time.perf_counter()
-    compiled = {n: chunk.lower(params, opt_state, keys[:n], 1).compile() for n in set(sizes)}
+    compiled = {n: chunk.lower(params, opt_state, keys[:n], 1).compile() for n in sizes}
     history = [_init_row(cfg, data, params)]  # compiles (and runs) the evaluation at init
     compile_s = time.perf_counter() - t0
+
+    def run_chunk(state, a, b):
+        params, opt_state, metrics = compiled[b - a](*state, keys[a:b], a + 1)
+        return (params, opt_state), metrics
+
     steps_per_epoch = _steps_per_epoch(cfg, n_train)
-    t0, done = time.perf_counter(), 0
+    t0 = time.perf_counter()
     with Progress(cfg.epochs, unit="epoch", rate_unit="updates") as bar:
-        if not progress:
-            bar.enabled = False
-        for n in sizes:
-            params, opt_state, metrics = compiled[n](params, opt_state, keys[done:done + n],
-                                                     done + 1)
-            metrics = jax.device_get(metrics)  # the only host fetch: once per chunk
-            for e in range(n):
-                history.append({"epoch": done + e + 1, **_row(metrics, e)})
-            done += n
-            bar.update(done, done * steps_per_epoch, step_loss=history[-1]["step_loss"])
-    return params, history, {"compile_s": compile_s, "train_s": time.perf_counter() - t0}
+        bar.enabled = bar.enabled and progress
+
+        def on_chunk(state, metrics, a, b, seconds):
+            history.extend({"epoch": a + e + 1, **_row(metrics, e)} for e in range(b - a))
+            bar.update(b, b * steps_per_epoch, step_loss=history[-1]["step_loss"])
+
+        done = train.run_chunks(run_chunk, (params, opt_state), start=0, stop=cfg.epochs,
+                                every=cfg.log_every, on_chunk=on_chunk)
+    if done.reason == "interrupted":
+        raise KeyboardInterrupt
+    return done.state[0], history, {"compile_s": compile_s,
+                                    "train_s": time.perf_counter() - t0}
 
 
 def check_batch_size(cfg, data) -> int:
@@ -162,7 +167,7 @@ def summarise(cfg, data, scored, history, timing, wall_s) -> dict:
                    | {scored["steps"]})
     return {
         "label": preset_name(cfg) or f"sine ({cfg.series}, {cfg.cell})",
-        "preset": preset_name(cfg), "series": cfg.series, "window": cfg.window,
+        "preset": preset_name(cfg), "series": cfg.series, "seq_len": cfg.seq_len,
         "n_train": len(data.split.x_train), "n_heldout": len(data.split.x_test),
         "final": {k: last[k] for k in ("train_loss", "val_loss", "train_rmse", "val_rmse")},
         "rmse": scored["rmse"],
@@ -194,8 +199,7 @@ def add_arguments(parser) -> None:
 def main(cfg: Config, out, *, quiet: bool = False, figures: bool = True) -> Path:
     """Trains ``cfg``, scores it next to the baselines, and writes the run directory."""
     cfg.validate()
-    if cfg.dtype == "float64":
-        jax.config.update("jax_enable_x64", True)
+    settings.require_dtype(cfg.dtype)  # the jaxrnn command switched x64 on for float64
     t_start = time.perf_counter()
     data = build_data(cfg)
     check_batch_size(cfg, data)  # before the run directory exists

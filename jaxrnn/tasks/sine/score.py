@@ -16,14 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrnn import model
-
-from jaxrnn.tasks.sine import baselines
-
-from jaxrnn.tasks.sine import forecast
-
-from jaxrnn.io import runs
 from jaxrnn.cells import get_cell
-from jaxrnn.tasks.sine.fit import hidden_grad_norms, make_predict
+from jaxrnn.io import runs
+from jaxrnn.tasks.sine import baselines, forecast
+from jaxrnn.tasks.sine.fit import carry_grad_profile, make_predict
 
 
 def published_replay_inputs(X):
@@ -34,7 +30,7 @@ def published_replay_inputs(X):
 
 def forecast_plan(cfg, data):
     """(start indices, steps) of the closed-loop forecasts, inside the held-out part."""
-    T, first = cfg.window, len(data.split.x_train)
+    T, first = cfg.seq_len, len(data.split.x_train)
     n_avail = len(data.series)
     last = min(data.n_obs - T - 1, n_avail - T - 1)
     steps = min(cfg.forecast_steps, n_avail - T - first)
@@ -58,7 +54,7 @@ def score(cfg, data, params, params_init) -> dict:
         rmse["published_loop_replay"] = baselines.rmse(
             _replay_predict(cfg, params, x_test), sp.y_test)
     starts, steps = forecast_plan(cfg, data)
-    windows, truth = forecast.forecast_windows(data.series, starts, cfg.window, steps)
+    windows, truth = forecast.forecast_windows(data.series, starts, cfg.seq_len, steps)
     closed = {"model": np.asarray(forecast.closed_loop(model_fn, jnp.asarray(windows, dtype),
                                                        steps))}
     for name, fn in predictors.items():  # numpy windows: a plain loop, nothing to compile
@@ -67,8 +63,8 @@ def score(cfg, data, params, params_init) -> dict:
     return {"preds": preds, "rmse": rmse, "starts": starts, "steps": steps, "truth": truth,
             "closed": closed,
             "horizon_rmse": {k: forecast.rmse_by_horizon(v, truth) for k, v in closed.items()},
-            "grad_init": hidden_grad_norms(cfg, params_init, xe, yt),
-            "grad_final": hidden_grad_norms(cfg, params, xe, yt)}
+            "grad_init": carry_grad_profile(cfg, params_init, xe, yt),
+            "grad_final": carry_grad_profile(cfg, params, xe, yt)}
 
 
 def _replay_predict(cfg, params, x_test):
@@ -81,7 +77,7 @@ def write_csvs(out, cfg, data, scored: dict, history: list[dict]) -> None:
     """metrics.csv, predictions.csv, forecast.csv, forecast_example.csv, grad_steps.csv."""
     runs.write_csv(out / "metrics.csv", history)
     sp = data.split
-    first_target = len(sp.x_train) + cfg.window
+    first_target = len(sp.x_train) + cfg.seq_len
     C = sp.y_test.shape[1]
     rows = []
     for i in range(len(sp.y_test)):
@@ -98,7 +94,7 @@ def write_csvs(out, cfg, data, scored: dict, history: list[dict]) -> None:
     start = int(scored["starts"][0])
     example = []
     for j in range(scored["steps"]):
-        row = {"index": start + cfg.window + j}
+        row = {"index": start + cfg.seq_len + j}
         for c in range(C):
             sfx = f"_{c}" if C > 1 else ""
             row[f"truth{sfx}"] = float(scored["truth"][0, j, c])

@@ -1,11 +1,11 @@
 """The sine task as a sweep program: ``jaxrnn sine``'s data, model, loss and epochs, vmappable.
 
-Built from the sine task's own pieces (``build_data``, ``init_params``, ``epoch_batches``,
-``make_evaluate``) with three fields traced so runs that differ in them share one program:
-``learning_rate``, ``clip_value`` and ``bptt_window`` (windows anchored at the last step, as the
-task's loss; 0 = full BPTT). ``input_init``, ``recurrent_init``, ``readout_init`` and
-``numpy_init_seed`` only change the initial params. A run with seed s uses the keys of
-``jaxrnn sine --seed s``: ``k_init, k_train = split(PRNGKey(s))``, one key per epoch from
+Built from the sine task's own pieces (``build_data``, ``init_params``, ``make_epoch`` (its loss,
+train step and batches), ``make_loss_fn``, ``make_evaluate``) with three fields traced so runs that
+differ in them share one program: ``learning_rate``, ``clip_value`` and ``bptt_window`` (windows
+anchored at the last step, as the task's loss; 0 = full BPTT). ``input_init``, ``recurrent_init``,
+``readout_init`` and ``numpy_init_seed`` only change the initial params. A run with seed s uses the
+keys of ``jaxrnn sine --seed s``: ``k_init, k_train = split(PRNGKey(s))``, one key per epoch from
 ``split(k_train, epochs)``.
 
 Outputs: every ``gcd(epochs, log_every)`` epochs (and at init, epoch 0) ``train_loss``,
@@ -23,15 +23,15 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jaxrnn import model, train
+from jaxrnn import model
 from jaxrnn.cells import get_cell
 from jaxrnn.grad.diagnostics import carry_grad_norms, gradient_bias
-from jaxrnn.model import readouts
+from jaxrnn.io import settings
 from jaxrnn.optim import make_optimizer
 from jaxrnn.sweep.contract import Program, SweepTask
-from jaxrnn.sweep.traced import unroll_traced
 from jaxrnn.tasks.sine.config import PRESETS, Config
-from jaxrnn.tasks.sine.fit import epoch_batches, init_params, make_evaluate, scan_unroll
+from jaxrnn.tasks.sine.fit import (init_params, make_epoch, make_evaluate, make_loss_fn,
+                                   train_set)
 from jaxrnn.tasks.sine.main import build_data
 
 CURVES = ("train_loss", "val_loss", "train_rmse", "val_rmse", "grad_norm")
@@ -55,47 +55,63 @@ def make_program(cfg: Config, diagnostics: bool = True) -> Program:
 
     ``diagnostics=False`` leaves out the gradient bias and profiles (NaN), e.g. to time training.
     """
-    if cfg.dtype == "float64":
-        jax.config.update("jax_enable_x64", True)
+    settings.require_dtype(cfg.dtype)  # the sweep command switched x64 on for float64
     data = build_data(cfg)
     dtype = jnp.dtype(cfg.dtype)
-    X, Y = data.xe_train, jnp.asarray(data.split.y_train, dtype)
+    X, Y = train_set(data)
     D, O = X.shape[-1], Y.shape[-1]
-    cell, loss = get_cell(cfg.cell, cfg.activation), model.get_loss(cfg.loss)
-    evaluate = make_evaluate(cfg, data)
-    n_unroll = scan_unroll(cfg)
-    full_batch = (jnp.swapaxes(X, 0, 1), Y)  # (T, N, D), (N, O)
     every_ = math.gcd(cfg.epochs, cfg.log_every)  # epochs between evaluations
 
-    def loss_fn(window):
-        def fn(params, batch):
-            xs, y = batch
-            hs, _ = unroll_traced(cell, params["cell"], xs, window, anchor="end",
-                                  unroll=n_unroll)
-            return cfg.loss_scale * loss(readouts(params["readout"], hs), y), {}
-        return fn
+    def hparams(c: Config) -> dict:
+        return {"learning_rate": np.asarray(c.learning_rate, dtype),
+                "clip_value": np.asarray(c.clip_value, dtype),
+                "bptt_window": np.asarray(c.bptt_window, np.int32)}
+
+    axes = {"curve": np.arange(0, cfg.epochs + 1, every_), "curve_label": "epoch",
+            "profile": np.arange(1, cfg.seq_len + 1), "profile_label": "step t"}
+    train_fn = _make_train_fn(cfg, data, every_, _make_diagnose(cfg, data, diagnostics))
+    return Program(lambda c, seeds: _init(c, seeds, D, O), hparams, train_fn, axes)
+
+
+def _make_diagnose(cfg: Config, data, enabled: bool):
+    """``diagnose(params, window) -> ({"cos", "rel"}, (T,) profile)`` on the whole training set:
+    the truncated-vs-full gradient bias (cell params) and ``||∂L/∂c_t||`` (NaN if not enabled).
+    """
+    X, Y = train_set(data)
+    dtype = X.dtype
+    cell, loss = get_cell(cfg.cell, cfg.activation), model.get_loss(cfg.loss)
+    full_batch = (jnp.swapaxes(X, 0, 1), Y)  # (T, N, D), (N, O)
+    full_bptt = jnp.zeros((), jnp.int32)  # a traced-style window <= 0: nothing cut
 
     def diagnose(params, window):
-        if not diagnostics:
+        if not enabled:
             nan = jnp.full((), jnp.nan, dtype)
-            return {"cos": nan, "rel": nan}, jnp.full((cfg.window,), jnp.nan, dtype)
-        g_k = jax.grad(lambda p: loss_fn(window)(p, full_batch)[0])(params)
-        g = jax.grad(lambda p: loss_fn(0)(p, full_batch)[0])(params)
+            return {"cos": nan, "rel": nan}, jnp.full((cfg.seq_len,), jnp.nan, dtype)
+        g_k = jax.grad(lambda p: make_loss_fn(cfg, window)(p, full_batch)[0])(params)
+        g = jax.grad(lambda p: make_loss_fn(cfg, full_bptt)(p, full_batch)[0])(params)
         bias = gradient_bias(g_k["cell"], g["cell"])
         prof = carry_grad_norms(cell, params, full_batch[0],
                                 lambda preds: cfg.loss_scale * loss(preds, Y))
         return bias, prof
 
+    return diagnose
+
+
+def _make_train_fn(cfg: Config, data, every_: int, diagnose):
+    """``train_fn(params, hp, key) -> outputs`` (module docstring): the task's ``make_epoch``
+    with the traced ``hp``, evaluated every ``every_`` epochs."""
+    evaluate = make_evaluate(cfg, data)
+    dtype = data.xe_train.dtype
+
     def train_fn(params, hp, key):
         opt = make_optimizer(cfg.optimizer, hp["learning_rate"], clip=cfg.clip,
                              clip_value=hp["clip_value"])
-        step = train.make_train_step(loss_fn(hp["bptt_window"]), opt)
+        train_epoch = make_epoch(cfg, data, opt, hp["bptt_window"])
         keys = jax.random.split(jax.random.split(key)[1], cfg.epochs)
 
         def epoch(state, k):
-            p, s = state
-            p, s, m = train.scan_steps(step, p, s, epoch_batches(cfg, k, X, Y))
-            return (p, s), jnp.mean(m["grad_norm"])
+            p, s, m = train_epoch(*state, k)
+            return (p, s), m["grad_norm"]
 
         def chunk(state, ks):  # every_ epochs, then one evaluation
             state, g = lax.scan(epoch, state, ks)
@@ -113,14 +129,7 @@ def make_program(cfg: Config, diagnostics: bool = True) -> Program:
                     "profile:grad_h_init": prof0, "profile:grad_h_final": prof1})
         return out
 
-    def hparams(c: Config) -> dict:
-        return {"learning_rate": np.asarray(c.learning_rate, dtype),
-                "clip_value": np.asarray(c.clip_value, dtype),
-                "bptt_window": np.asarray(c.bptt_window, np.int32)}
-
-    axes = {"curve": np.arange(0, cfg.epochs + 1, every_), "curve_label": "epoch",
-            "profile": np.arange(1, cfg.window + 1), "profile_label": "step t"}
-    return Program(lambda c, seeds: _init(c, seeds, D, O), hparams, train_fn, axes)
+    return train_fn
 
 
 def check(configs: list, seeds: list) -> None:
