@@ -17,7 +17,7 @@ from jaxrnn.sweep.contract import get_task
 from jaxrnn.tasks.sine import main as sine
 import sine_reference as ref
 
-TINY = {"series": "sine", "n_points": 30, "x_stop": 15.0, "window": 5, "hidden": 4,
+TINY = {"series": "sine", "n_points": 30, "x_stop": 15.0, "seq_len": 5, "hidden": 4,
         "encoding": "value", "bias": True, "input_init": "normal(0.5)",
         "recurrent_init": "normal(0.4)", "readout_init": "normal(0.5)", "numpy_init_seed": -1,
         "loss": "all_steps", "optimizer": "sgd", "clip": "value", "batch_size": 1,
@@ -195,7 +195,7 @@ def test_cli_memory_sweep_and_char_task(tmp_path, capsys):
     text = tmp_path / "t.txt"
     text.write_text("to be or not to be, that is the question. " * 40)
     spec = spec_from_dict({"task": "char", "base": {"text": str(text), "max_chars": 0,
-                                                    "window": 6, "hidden": 4, "batch": 3,
+                                                    "seq_len": 6, "hidden": 4, "batch": 3,
                                                     "steps": 4, "log_every": 2,
                                                     "val_fraction": 0.2},
                            "grid": {"bptt_window": [2, 0]}, "seeds": [0]})

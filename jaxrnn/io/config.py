@@ -172,6 +172,12 @@ def field_name(cfg, name: str) -> str:
     return getattr(cfg, "RENAMED", {}).get(key, key)
 
 
+def upgrade_saved(cfg, saved: dict) -> dict:
+    """A saved config dict (``config.json``, a checkpoint's meta) with old field names mapped to
+    ``cfg``'s current ones (``RENAMED``), so runs written before a rename still compare equal."""
+    return {field_name(cfg, k): v for k, v in saved.items()}
+
+
 def override(cfg, changes: dict):
     """A copy of ``cfg`` with ``changes`` (field -> value or CLI string) applied, type-checked.
 

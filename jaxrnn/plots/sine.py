@@ -94,7 +94,8 @@ def draw_forecast(run: Path, summary: dict):
     sfx = _channels(ex)[0]
     fig, (a1, a2) = subplots(1, 2, figsize=(12, 4))
     start = int(ex[0]["index"])
-    hist = [s for s in series if start - 2 * summary["window"] <= s["index"] < start]
+    seq_len = summary.get("seq_len", summary.get("window"))  # "window" before the rename
+    hist = [s for s in series if start - 2 * seq_len <= s["index"] < start]
     value_key = "value" + sfx if sfx else "value"
     a1.plot(_columns(hist, "index"), _columns(hist, value_key), color="0.4", lw=1,
             label="history (true)")

@@ -26,7 +26,7 @@ import numpy as np
 from jaxrnn import train
 from jaxrnn.data.text import Vocab, eval_windows, make_streams
 from jaxrnn.io import checkpoint, runs
-from jaxrnn.io.config import config_hash, to_dict
+from jaxrnn.io.config import config_hash, to_dict, upgrade_saved
 from jaxrnn.io.progress import Progress
 from jaxrnn.plots import char as plots_char
 from jaxrnn.plots import common as plotting
@@ -102,7 +102,7 @@ def load_checkpoint(run: CharRun, path) -> tuple:
     checkpoint.check_meta(meta, {"vocab": run.data.vocab.chars,
                                  "text_sha256": run.data.sha256}, source=source)
     mine = to_dict(run.cfg)
-    stored = {run.cfg.RENAMED.get(k, k): v for k, v in meta["config"].items()}  # old names
+    stored = upgrade_saved(run.cfg, meta["config"])  # old field names mapped
     theirs = {k: v for k, v in stored.items() if k not in RESUMABLE}
     checkpoint.check_meta(theirs, {k: v for k, v in mine.items() if k not in RESUMABLE},
                           source=source)

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from jaxrnn.io import runs
-from jaxrnn.io.config import config_hash
+from jaxrnn.io.config import to_dict, upgrade_saved
 from jaxrnn.data.real import MissingExtraError
 from jaxrnn.tasks.sine import main as sine
 from jaxrnn.tasks.sine.config import PRESETS
@@ -46,7 +46,7 @@ def run_preset(name: str, out_dir: Path, quick: bool) -> dict | None:
     done = run / "summary.json"
     if done.exists():
         saved = json.loads((run / "config.json").read_text())
-        if saved.get("config_hash") != config_hash(cfg):
+        if upgrade_saved(cfg, saved["config"]) != to_dict(cfg):
             raise FileExistsError(f"{run} holds a run of another config; choose another --out")
     else:
         if (run / "config.json").exists():  # an interrupted run: start it again
