@@ -85,6 +85,27 @@ def test_a_sweep_saved_before_the_rename_resumes_and_reports(tiny_sweep, tmp_pat
     assert "32 runs in 2 program(s)" in write_report(out).read_text()
 
 
+def test_a_spec_written_before_the_seq_len_rename_resumes(tiny_sweep, tmp_path):
+    """spec.json and its digest from before ``window`` became ``seq_len``: --resume accepts the
+    directory (its spec maps to the same spec); a spec that really differs is still refused."""
+    import dataclasses
+    import shutil
+
+    out, spec = tmp_path / "old", tiny_sweep[1]
+    shutil.copytree(tiny_sweep[0], out)
+    old = dataclasses.replace(spec, base={("window" if k == "seq_len" else k): v
+                                          for k, v in spec.base.items()})
+    runs_io.write_json(out / "spec.json", old.to_json())
+    meta = json.loads((out / "sweep.json").read_text())
+    assert old.digest() != spec.digest()
+    runs_io.write_json(out / "sweep.json", {**meta, "spec_digest": old.digest()})
+    sweep.run_sweep(spec, out, resume=True, log=None, report=False)
+    assert runs_io.read_csv(out / "results.csv") == runs_io.read_csv(tiny_sweep[0] / "results.csv")
+    other = spec_from_dict({**SPEC, "seeds": [0, 1, 2]})
+    with pytest.raises(ValueError, match="spec differs"):
+        sweep.run_sweep(other, out, resume=True, log=None, report=False)
+
+
 def _np(tree):
     return {k: np.asarray(v, np.float64) for d in tree.values() for k, v in d.items()}
 

@@ -33,7 +33,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxrnn.io import runs as runs_io
 from jaxrnn.io.config import config_hash, to_dict
-from jaxrnn.sweep.spec import Spec, expand, group_programs
+from jaxrnn.sweep.spec import Spec, expand, group_programs, spec_from_dict
 from jaxrnn.sweep.contract import get_task, stack_trees
 
 
@@ -120,7 +120,7 @@ def prepare_dir(out, spec: Spec, runs: list, resume: bool, spec_path=None) -> Pa
             raise FileExistsError(f"{out} already holds a sweep (spec.json); pass --resume to "
                                   f"continue it, or choose another --out")
         stored = json.loads((out / "sweep.json").read_text())["spec_digest"]
-        if stored != spec.digest():
+        if stored != spec.digest() and _stored_spec_digest(out) != spec.digest():
             raise ValueError(f"the spec differs from the one {out} was started with (digest "
                              f"{stored} vs {spec.digest()}); resume with the same spec, or use "
                              f"another --out")
@@ -135,6 +135,15 @@ def prepare_dir(out, spec: Spec, runs: list, resume: bool, spec_path=None) -> Pa
             "spec_digest": spec.digest(), "spec_path": str(spec_path or out / "spec.json"),
             "versions": runs_io.versions()})
     return out
+
+
+def _stored_spec_digest(out: Path) -> str | None:
+    """The digest of ``out``'s spec.json read afresh (old field names mapped by ``RENAMED``), so a
+    sweep started before a field was renamed resumes; None if it no longer loads."""
+    try:
+        return spec_from_dict(json.loads((out / "spec.json").read_text())).digest()
+    except (ValueError, TypeError):
+        return None
 
 
 def program_paths(out, pid: str):
