@@ -19,12 +19,28 @@ import time
 from typing import Any, Callable, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import optax
 
 
 def global_norm(tree) -> jax.Array:
     """sqrt of the sum of squares of every leaf."""
     return optax.tree.norm(tree)
+
+
+DIVERGENCE_FACTOR = 10.0  # the default factor of tasks whose config does not set its own
+
+
+def diverged(loss, first_loss, factor: float):
+    """The one divergence rule every task and sweep applies: a loss is bad when it is
+    non-finite or above ``factor`` times the run's first loss (elementwise, on device or host).
+
+    Args: loss: () or (...,) losses; first_loss: the loss of the run's first step (or its
+      initial evaluation); factor: > 1.
+    Returns: a bool array shaped like ``loss``.
+    """
+    loss = jnp.asarray(loss)
+    return ~jnp.isfinite(loss) | (loss > factor * jnp.asarray(first_loss))
 
 
 def make_train_step(loss_fn, optimizer: optax.GradientTransformation):

@@ -132,6 +132,9 @@ def _run_all(args) -> int:
         if not args.json:
             print(_row(reports[-1], overall), flush=True)
     failed = sum(not r.passed for r in reports)
+    if not any(r.rows for r in reports):
+        raise ValueError("nothing was compared: every requested method was skipped in every "
+                         "combination; choose --methods that apply here")
     if args.json:
         print(json.dumps([r.to_dict() for r in reports], indent=1))
     else:
@@ -165,6 +168,10 @@ def run(args) -> int:
         return _run_all(args)
     report = gradcheck(**_settings(args, args.cell, args.activation, args.loss, args.window,
                                    args.anchor))
+    if not report.rows:
+        raise ValueError("nothing was compared: every requested method was skipped (" + "; ".join(
+            f"{m}: {why}" for m, why in report.skipped.items()) + "); choose --methods that "
+            "apply here")
     print(json.dumps(report.to_dict(), indent=1) if args.json else format_table(report))
     if args.plot:
         path = write_diagnostics(args.plot, **{k: v for k, v in _settings(

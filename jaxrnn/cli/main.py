@@ -4,9 +4,14 @@ Each subcommand lives in its own module, imported and listed in ``COMMANDS`` (na
 (module, help)); a module that fails to import fails the command, it is never hidden. A *task*
 module (``Config``, ``PRESETS``, ``main(cfg, out)``) gets ``--preset``, ``--out``,
 ``--list-presets`` and ``--field=value`` overrides for free; any other module provides
-``add_arguments(parser)`` and ``run(args) -> int``. Bad input (unknown option, preset or field,
-wrong type) exits with status 2 and one line naming the problem; set ``JAXRNN_DEBUG=1`` for the
-traceback.
+``add_arguments(parser)`` and ``run(args) -> int``.
+
+Exit statuses: 0 done; 2 bad input (unknown option, preset or field, wrong type, a missing or
+existing path), one line naming the problem; 1 a failed run (divergence, an unreadable
+checkpoint, permission denied, a full disk: ``jaxrnn.io.failures``), one line naming the file
+and the fix; 130 (SIGINT, Ctrl-C) and 143 (SIGTERM) after the run finished its step and saved;
+an unexpected exception keeps its traceback. Set ``JAXRNN_DEBUG=1`` for the traceback of the
+one-line errors too.
 
 Process-wide settings are switched here, at the command's entry, never inside a library call
 (``jaxrnn.io.settings``): compiled programs are kept in XLA's persistent cache
@@ -20,10 +25,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 from jaxrnn.cli import gradcheck, reproduce, sample, sweep
-from jaxrnn.io import settings
+from jaxrnn.io import failures, settings
 from jaxrnn.io.config import from_preset, parse_overrides, to_dict
 from jaxrnn.io.malloc import keep_freed_memory
 from jaxrnn.tasks import demo
@@ -86,11 +92,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Runs ``jaxrnn COMMAND ...``; returns the exit status (2 on bad input)."""
+    """Runs ``jaxrnn COMMAND ...``; returns the exit status (module docstring)."""
     parser = build_parser()
     settings.enable_compilation_cache()
     keep_freed_memory()
     args, extra = parser.parse_known_args(argv)
+    previous = _on_sigterm(failures.raise_interrupted)
+    try:
+        return _dispatch(parser, args, extra)
+    finally:
+        _on_sigterm(previous)
+
+
+def _on_sigterm(handler):
+    """Installs ``handler`` for SIGTERM (main thread only); returns the previous one."""
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        return None
+
+
+def _dispatch(parser, args, extra) -> int:
     module = COMMANDS[args.command][0]
     try:
         if _is_task(module):
@@ -98,11 +120,27 @@ def main(argv=None) -> int:
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         return module.run(args)
-    except (ValueError, TypeError, FileExistsError, FileNotFoundError) as e:
-        if os.environ.get("JAXRNN_DEBUG"):
+    except failures.Interrupted as e:
+        return _fail(args, e, e.status)
+    except KeyboardInterrupt:
+        return _fail(args, "interrupted (Ctrl-C)", 130)
+    except failures.RunError as e:
+        return _fail(args, e, 1)
+    except (ValueError, TypeError, FileExistsError, FileNotFoundError, IsADirectoryError,
+            NotADirectoryError) as e:
+        return _fail(args, e, 2)
+    except OSError as e:
+        line = failures.os_error_line(e)
+        if line is None:
             raise
-        print(f"jaxrnn {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return _fail(args, line, 1)
+
+
+def _fail(args, message, status: int) -> int:
+    if os.environ.get("JAXRNN_DEBUG") and status in (1, 2):
+        raise
+    print(f"jaxrnn {args.command}: {'error: ' * (status in (1, 2))}{message}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

@@ -8,12 +8,11 @@ prints the prime followed by ``--length`` sampled characters. The model is rebui
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import jax
 
-from jaxrnn.io import checkpoint
+from jaxrnn.io import checkpoint, runs
 from jaxrnn.tasks.char.model import init_params
 from jaxrnn.io.config import override
 from jaxrnn.data.text import Vocab
@@ -40,11 +39,14 @@ def add_arguments(parser) -> None:
 def load_model(run_dir, which: str = "best"):
     """``(spec, params, vocab, cfg)`` of a run directory's checkpoint ``which``."""
     run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise FileNotFoundError(f"--run {str(run_dir)!r} does not exist; give the --out "
+                                f"directory of a `jaxrnn char` run")
     if not (run_dir / "config.json").is_file() or not (run_dir / "vocab.json").is_file():
         raise FileNotFoundError(f"{str(run_dir)!r} is not a `jaxrnn char` run directory (no "
                                 f"config.json / vocab.json)")
-    cfg = override(char.Config(), json.loads((run_dir / "config.json").read_text())["config"])
-    vocab = Vocab(json.loads((run_dir / "vocab.json").read_text())["chars"])
+    cfg = override(char.Config(), _field(run_dir / "config.json", "config"))
+    vocab = Vocab(_field(run_dir / "vocab.json", "chars"))
     path = Path(which) if which not in ("best", "latest") else (
         run_dir / "checkpoints" / f"{which}.ckpt")
     if which == "best" and not path.is_file():
@@ -55,6 +57,15 @@ def load_model(run_dir, which: str = "best"):
     params = checkpoint.restore(init_params(jax.random.PRNGKey(0), spec), arrays,
                                 prefix="state/params", source=f"checkpoint {str(path)!r}")
     return spec, params, vocab, cfg
+
+
+def _field(path: Path, key: str):
+    """``path``'s JSON entry ``key``; a ValueError naming the file if it is damaged."""
+    saved = runs.read_json(path, "jaxrnn run file")
+    if not isinstance(saved, dict) or key not in saved:
+        raise ValueError(f"{str(path)!r} has no {key!r} entry; it is not a `jaxrnn char` run "
+                         f"file (restore it or train the run again)")
+    return saved[key]
 
 
 def run(args) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from jaxrnn.io.failures import CheckpointError
 from jaxrnn.io.runs import atomic_write_bytes
 
 META = "__meta__"
@@ -53,22 +54,43 @@ def save(path, tree, meta: dict) -> Path:
 
 
 def load(path) -> tuple[dict, dict]:
-    """``(arrays, meta)`` of a checkpoint file; a clear error if it is missing or unreadable."""
+    """``(arrays, meta)`` of a checkpoint file.
+
+    Raises:
+      FileNotFoundError: no file at ``path``.
+      CheckpointError: the file is empty, damaged or not a jaxrnn checkpoint (the message names
+        it and what to use instead, never numpy's own advice).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {str(path)!r}")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise ValueError(f"{str(path)!r} is not a readable jaxrnn checkpoint ({e})") from None
-    if META not in arrays:
-        raise ValueError(f"{str(path)!r} is not a jaxrnn checkpoint (no {META} entry)")
-    meta = json.loads(arrays.pop(META).tobytes().decode())
+        meta = json.loads(arrays.pop(META).tobytes().decode()) if META in arrays else None
+    except Exception as e:  # noqa: BLE001 (numpy raises many kinds on a damaged file)
+        raise _unreadable(path, _why(path, e)) from None
+    if meta is None:
+        raise _unreadable(path, f"no {META} entry")
     if meta.get("format") != FORMAT:
-        raise ValueError(f"{str(path)!r} has checkpoint format {meta.get('format')}; this "
-                         f"jaxrnn reads format {FORMAT}")
+        raise CheckpointError(f"{str(path)!r} has checkpoint format {meta.get('format')}; this "
+                              f"jaxrnn reads format {FORMAT}")
     return arrays, meta
+
+
+def _why(path: Path, e: Exception) -> str:
+    if path.stat().st_size == 0:
+        return "the file is empty"
+    if isinstance(e, OSError) and not isinstance(e, zipfile.BadZipFile):
+        return f"cannot read it: {e.strerror or e}"
+    return "damaged, or not a checkpoint"
+
+
+def _unreadable(path: Path, why: str) -> CheckpointError:
+    other = "best.ckpt" if path.name == "latest.ckpt" else "latest.ckpt"
+    return CheckpointError(
+        f"{str(path)!r} is not a readable jaxrnn checkpoint ({why}); use another checkpoint "
+        f"(e.g. {str(path.with_name(other))!r}), or start a new run without --resume")
 
 
 def restore(template, arrays: dict, *, prefix: str = "", source: str = "checkpoint"):

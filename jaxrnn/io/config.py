@@ -129,6 +129,10 @@ def check_choice(name: str, value, choices) -> None:
                          f"{value!r}{hint}")
 
 
+# ranges every task's config obeys for the fields it has (one rule, e.g. char and sine alike)
+COMMON_RANGES = {"learning_rate": ">0", "divergence_factor": ">1"}
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """The base of every task's config (module docstring): one validation path for all."""
@@ -144,13 +148,14 @@ class Config:
           TypeError: a value of the wrong type. ValueError: out of range, not a valid choice,
             or a cross-field rule broken (each message names the field and the fix).
         """
+        ranges = {**COMMON_RANGES, **self.RANGES}
         for name, typ in _field_types(type(self)).items():
             value = getattr(self, name)
             _check_type(name, typ, value)
             if name in self.CHOICES:
                 check_choice(name, value, self.CHOICES[name])
-            if name in self.RANGES:
-                check_range(name, value, self.RANGES[name])
+            if name in ranges:
+                check_range(name, value, ranges[name])
         self.check()
 
     def check(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import platform
 import tempfile
@@ -22,29 +23,66 @@ from jaxrnn.io.config import config_hash, to_dict
 def atomic_write_bytes(path, data: bytes) -> None:
     """Writes ``data`` to ``path`` via a temporary file and a rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        _raise_naming(e, path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            _raise_naming(e, path)
         raise
 
 
+def _raise_naming(e: OSError, path: Path):
+    """Raises the same kind of error naming ``path`` (the file the user asked for, not a
+    temporary file), unless it has no errno or already names a folder on the way to it."""
+    if e.errno is None or (e.filename and str(path).startswith(str(e.filename))):
+        raise e
+    raise type(e)(e.errno, e.strerror, str(path)) from e
+
+
 def write_json(path, obj) -> None:
-    """Atomic JSON write, indented, keys in insertion order."""
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, default=_jsonable) + "\n").encode())
+    """Atomic JSON write, indented, keys in insertion order; NaN and infinities are written as
+    ``null`` (valid JSON; the file's ``status`` says why a value is missing)."""
+    text = json.dumps(_finite(obj), indent=2, default=_jsonable, allow_nan=False)
+    atomic_write_bytes(path, (text + "\n").encode())
+
+
+def _finite(x):
+    """``x`` with every non-finite float (also inside arrays, lists, dicts) replaced by None."""
+    if hasattr(x, "tolist") and not isinstance(x, (str, bytes)):
+        x = x.tolist()
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
 
 
 def _jsonable(x):
     if hasattr(x, "tolist"):
         return x.tolist()
     raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+def read_json(path, what: str = "file") -> dict:
+    """The JSON object in ``path``; a ValueError naming the file if it is not valid JSON."""
+    try:
+        return json.loads(Path(path).read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{str(path)!r} is not a valid {what} (not UTF-8 JSON: {e}); restore "
+                         f"it or start the run again") from None
 
 
 def write_csv(path, rows: list[dict]) -> None:
@@ -88,17 +126,29 @@ def versions() -> dict:
     }
 
 
-def make_run_dir(out, cfg, *, exist_ok: bool = False) -> Path:
+def make_run_dir(out, cfg, *, exist_ok: bool = False, started: str = "summary.json") -> Path:
     """Creates ``out`` and writes ``config.json`` (every field, its hash and the versions).
 
+    A directory whose run never got going (``config.json`` but no ``started`` file, e.g. a run
+    interrupted at start-up) is started again.
+
     Raises:
-      FileExistsError: ``out`` already holds a run and ``exist_ok`` is False (nothing is touched).
+      FileExistsError: ``out`` already holds a run (``config.json`` and ``started``) and
+        ``exist_ok`` is False (nothing is touched).
+      NotADirectoryError: ``out`` (or a folder above it) is a file.
     """
     out = Path(out)
-    if (out / "config.json").exists() and not exist_ok:
-        raise FileExistsError(f"{out} already holds a run (config.json); choose another --out "
+    if (out / "config.json").exists() and (out / started).exists() and not exist_ok:
+        raise FileExistsError(f"{out} already holds a run ({started}); choose another --out "
                               f"or pass --resume to continue it")
-    out.mkdir(parents=True, exist_ok=True)
+    blocked = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise NotADirectoryError(f"--out {str(out)!r}: {str(blocked)!r} is a file, not a "
+                                 f"directory; choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        _raise_naming(e, out)
     write_json(out / "config.json", {"config": to_dict(cfg), "config_hash": config_hash(cfg),
                                      "versions": versions()})
     return out

@@ -46,6 +46,9 @@ class SweepTask(NamedTuple):
     metrics: tuple  # final metrics (lower is better); the first is the default
     make_program: Callable[[Any], Program]
     check: Callable[[list, list], None]  # (configs, seeds) -> None or ValueError
+    # the (E,) curve the divergence rule (``train.diverged``) reads: point 0 (at init) is the
+    # first loss; a run with a bad later point is marked ``diverged`` in results.csv
+    loss_curve: str = ""
 
 
 TASKS = {  # name -> module defining TASK

@@ -48,7 +48,9 @@ def swept(spec: dict, rows: list) -> dict:
 
 def aggregate(rows: list, fields: list, metrics: list) -> list:
     """One dict per grid point (first-appearance order): its field values, ``seeds``,
-    ``diverged`` (runs with a non-finite first metric) and ``t_interval`` per metric."""
+    ``diverged`` (runs marked ``diverged`` in results.csv, or with a non-finite first metric)
+    and ``t_interval`` per metric over the other runs (a diverged run's finite but huge metric
+    would swamp the mean; the table's ``diverged`` column counts it)."""
     points: dict = {}
     for row in rows:
         key = tuple(row[f] for f in fields)
@@ -57,9 +59,10 @@ def aggregate(rows: list, fields: list, metrics: list) -> list:
     for key, members in points.items():
         entry = dict(zip(fields, key))
         entry["seeds"] = len(members)
-        entry["diverged"] = sum(not math.isfinite(r[metrics[0]]) for r in members)
+        bad = [bool(r.get("diverged")) or not math.isfinite(r[metrics[0]]) for r in members]
+        entry["diverged"] = sum(bad)
         for m in metrics:
-            entry[m] = t_interval([r[m] for r in members])
+            entry[m] = t_interval([math.nan if b else r[m] for r, b in zip(members, bad)])
         out.append(entry)
     return out
 

@@ -31,6 +31,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxrnn import train
 from jaxrnn.io import runs as runs_io
 from jaxrnn.io.config import config_hash, to_dict
 from jaxrnn.sweep.spec import Spec, expand, group_programs, spec_from_dict
@@ -179,8 +180,9 @@ def load_program(out, pid: str):
 
 
 def collect_rows(out, spec: Spec, runs: list, groups: list) -> list:
-    """results.csv rows (one per run of every finished program), in run order."""
-    rows = {}
+    """results.csv rows (one per run of every finished program), in run order; a diverged run
+    (``_diverged``) is kept, marked ``diverged`` = 1."""
+    task, rows = get_task(spec.task), {}
     for g in groups:
         if not is_done(out, g.pid):
             continue
@@ -191,10 +193,22 @@ def collect_rows(out, spec: Spec, runs: list, groups: list) -> list:
                    "config_hash": config_hash(r.config)}
             row.update({k.split(":", 1)[1]: float(v[i]) for k, v in outputs.items()
                         if k.startswith("final:")})
+            row["diverged"] = _diverged(task, r.config, outputs, i)
             row.update({"program_runs": len(g.runs), "compile_s": round(meta["compile_s"], 3),
                         "run_s": round(meta["run_s"], 3)})
             rows[r.index] = row
     return [rows[i] for i in sorted(rows)]
+
+
+def _diverged(task, cfg, outputs: dict, i: int) -> int:
+    """1 if run ``i``'s loss curve breaks the one divergence rule (``train.diverged``: a point
+    non-finite or above the config's ``divergence_factor``, else ``DIVERGENCE_FACTOR``, times
+    the curve's first point, at init), else 0; 0 for a task with no ``loss_curve``."""
+    curve = outputs.get(f"curve:{task.loss_curve}")
+    if curve is None:
+        return 0
+    factor = getattr(cfg, "divergence_factor", train.DIVERGENCE_FACTOR)
+    return int(np.any(np.asarray(train.diverged(curve[i][1:], curve[i][0], factor))))
 
 
 def run_sweep(spec: Spec, out, *, resume: bool = False, devices=None, max_programs: int = 0,

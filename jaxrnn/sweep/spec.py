@@ -198,20 +198,33 @@ def load_spec(path) -> Spec:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"sweep spec {str(path)!r} not found")
-    if path.suffix == ".toml":
-        if sys.version_info < (3, 11):
-            raise ValueError("TOML specs need Python >= 3.11 (tomllib); write the spec as JSON")
+    if path.suffix not in (".json", ".toml"):
+        raise ValueError(f"sweep spec {str(path)!r} must end in .json or .toml")
+    if path.suffix == ".toml" and sys.version_info < (3, 11):
+        raise ValueError("TOML specs need Python >= 3.11 (tomllib); write the spec as JSON")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"sweep spec {str(path)!r} is not a text file (not UTF-8: byte "
+                         f"{e.object[e.start]:#04x} at offset {e.start}); give a .json or .toml "
+                         f"spec") from None
+    kind = path.suffix[1:].upper()
+    try:
+        data = _parse_spec(text, path.suffix)
+    except ValueError as e:  # json.JSONDecodeError and tomllib.TOMLDecodeError
+        raise ValueError(f"sweep spec {str(path)!r} is not valid {kind}: {e}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"sweep spec {str(path)!r} must hold a {kind} object (task, base, "
+                         f"grid, ...); got {type(data).__name__}")
+    return spec_from_dict(data)
+
+
+def _parse_spec(text: str, suffix: str):
+    if suffix == ".toml":
         import tomllib
 
-        data = tomllib.loads(path.read_text())
-    elif path.suffix == ".json":
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON: {e}") from None
-    else:
-        raise ValueError(f"sweep spec {str(path)!r} must end in .json or .toml")
-    return spec_from_dict(data)
+        return tomllib.loads(text)
+    return json.loads(text)
 
 
 def quick_spec(spec: Spec) -> Spec:

@@ -18,6 +18,7 @@ import numpy as np
 
 from jaxrnn import cells, model, optim, train
 from jaxrnn.io import config, runs
+from jaxrnn.io.failures import DivergenceError
 from jaxrnn.plots import common as plotting
 from jaxrnn.unroll import unroll
 
@@ -40,6 +41,7 @@ class Config(config.Config):
     optimizer: str = "adam"
     learning_rate: float = 1e-2
     steps: int = 400
+    divergence_factor: float = train.DIVERGENCE_FACTOR  # a loss above this x the first: stop
     seed: int = 0
 
     def check(self):
@@ -91,9 +93,20 @@ def fit(cfg: Config, cell, params, batch):
         return (params, opt_state), metrics
 
     chunks = []
+
+    def on_chunk(state, metrics, a, b, seconds):
+        chunks.append(metrics)
+        bad = np.flatnonzero(train.diverged(metrics["loss"], chunks[0]["loss"][0],
+                                            cfg.divergence_factor))
+        if bad.size:
+            raise DivergenceError(
+                f"training diverged at step {a + bad[0] + 1}: loss {metrics['loss'][bad[0]]:.4g}"
+                f" (first loss {chunks[0]['loss'][0]:.4g}, limit {cfg.divergence_factor:g}x or "
+                f"non-finite); lower --learning_rate (e.g. --learning_rate="
+                f"{cfg.learning_rate / 10:g}) and run again with another --out")
+
     done = train.run_chunks(run_chunk, (params, optimizer.init(params)), start=0,
-                            stop=cfg.steps, every=cfg.steps,
-                            on_chunk=lambda state, metrics, a, b, s: chunks.append(metrics))
+                            stop=cfg.steps, every=cfg.steps, on_chunk=on_chunk)
     if done.reason == "interrupted":
         raise KeyboardInterrupt
     return done.state[0], {k: np.concatenate([np.asarray(m[k]) for m in chunks])
@@ -108,7 +121,11 @@ def main(cfg: Config, out) -> Path:
     params = model.init_model(jax.random.PRNGKey(cfg.seed), cfg.cell, 1, cfg.hidden, 1,
                               activation=cfg.activation)
     t0 = time.perf_counter()
-    params, metrics = fit(cfg, cell, params, (x_tr, y_tr))
+    try:
+        params, metrics = fit(cfg, cell, params, (x_tr, y_tr))
+    except DivergenceError as e:
+        runs.write_json(out / "summary.json", {"status": "diverged", "error": str(e)})
+        raise
     wall = time.perf_counter() - t0
     pred = np.asarray(predict(cell, params, x_te))[:, 0]
     truth = np.asarray(y_te)[:, 0]
@@ -119,7 +136,7 @@ def main(cfg: Config, out) -> Path:
         {"step": i + 1, "train_loss": float(v), "grad_norm": float(g)}
         for i, (v, g) in enumerate(zip(loss, metrics["grad_norm"]))])
     runs.write_json(out / "summary.json", {
-        "final_train_mse": float(loss[-1]), "test_rmse": rmse,
+        "status": "completed", "final_train_mse": float(loss[-1]), "test_rmse": rmse,
         "baseline_last_value_rmse": last_value, "wall_time_s": wall})
     _draw(cfg, out, loss, pred, truth, rmse)
     print(f"demo: test RMSE {rmse:.4f} (predict-last-value {last_value:.4f}); "

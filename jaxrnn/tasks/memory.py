@@ -176,4 +176,4 @@ TASK = SweepTask(
     init_only=("input_init", "recurrent_init", "readout_init", "forget_bias"),
     metrics=("val_mse", "val_ratio", "train_mse", "grad_ratio_init", "grad_ratio_final",
              "bias_cos_final", "bias_rel_final", "bias_cos_init", "bias_rel_init"),
-    make_program=make_program, check=_check)
+    make_program=make_program, check=_check, loss_curve="val_mse")

@@ -14,6 +14,7 @@ is discarded and ``DivergenceError`` names the step and the last good checkpoint
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ import numpy as np
 from jaxrnn import train
 from jaxrnn.data.text import Vocab, eval_windows, make_streams
 from jaxrnn.io import checkpoint, runs
+from jaxrnn.io.failures import DivergenceError, deferred_signals
 from jaxrnn.io.config import config_hash, to_dict, upgrade_saved
 from jaxrnn.io.progress import Progress
 from jaxrnn.plots import char as plots_char
@@ -36,10 +38,6 @@ from jaxrnn.tasks.char.step import Schedule
 
 RESUMABLE = ("epochs",)  # config fields a resumed run may change (the run just goes on longer)
 TIMING = ("elapsed_s", "chars_per_s")  # metrics.csv columns that differ between machines/runs
-
-
-class DivergenceError(ValueError):
-    """Training diverged. A ValueError so the ``jaxrnn`` command prints it as one line."""
 
 
 class CharData(NamedTuple):
@@ -143,23 +141,26 @@ def _row(run: CharRun, state, acc, elapsed: float, rate: float) -> dict:
             "elapsed_s": round(elapsed, 3), "chars_per_s": round(rate)}
 
 
-def _diverged(run: CharRun, start: int, acc, first_loss, last_ckpt: int) -> DivergenceError:
-    """The error (and ``summary.json``) for a chunk from step ``start`` with a bad step."""
-    step, loss = int(acc.bad_step) + 1, float(acc.bad_loss)
-    first = float(first_loss) if start > 0 else loss
-    where = (f"the last good checkpoint is {ckpt_path(run.out, 'latest')} (step {last_ckpt})")
+def _diverged(run: CharRun, acc, first_loss, last_ckpt: int) -> DivergenceError:
+    """The error (and ``summary.json``) for a chunk with a bad step (``train.diverged``)."""
+    step, loss, first = int(acc.bad_step) + 1, float(acc.bad_loss), float(first_loss)
+    latest, lr = ckpt_path(run.out, "latest"), run.cfg.learning_rate
     runs.write_json(run.out / "summary.json", {
         "status": "diverged", "diverged_at_step": step, "loss": loss, "first_loss": first,
-        "last_good_checkpoint": str(ckpt_path(run.out, "latest")), "checkpoint_step": last_ckpt})
+        "last_good_checkpoint": str(latest), "checkpoint_step": last_ckpt})
     return DivergenceError(
         f"training diverged at step {step}: loss {loss:.4g} nats/char (first loss {first:.4g}, "
         f"limit {run.cfg.divergence_factor:g}x or non-finite); stopped without saving the bad "
-        f"state; {where}. Lower --learning_rate (or clip harder) and start again, or --resume")
+        f"state; the last good checkpoint is {latest} (step {last_ckpt}). Start a new run with "
+        f"a lower learning rate (e.g. --learning_rate={lr / 10:g}) or harder clipping and "
+        f"another --out (--resume keeps this run's config)")
 
 
-def _make_on_chunk(run: CharRun, log: dict, bar, last: dict, *, t0: float, quiet: bool):
+def _make_on_chunk(run: CharRun, log: dict, bar, last: dict, *, t0: float, quiet: bool,
+                   stop_request=None):
     """``train.run_chunks``'s callback: divergence check, metrics row, evaluation + sample +
-    checkpoints at ``eval_every`` and the last step, outputs, progress bar.
+    checkpoints at ``eval_every`` and the last step, outputs, progress bar; then it asks the
+    loop to stop if ``stop_request`` (``failures.deferred_signals``) caught a signal.
 
     ``last`` records the newest chunk's ``state`` and ``step`` (before anything is logged) and
     the newest checkpointed step ``ckpt``.
@@ -170,7 +171,7 @@ def _make_on_chunk(run: CharRun, log: dict, bar, last: dict, *, t0: float, quiet
     def on_chunk(new, acc, a: int, b: int, seconds: float) -> None:
         last["state"], last["step"] = new, b
         if int(acc.bad_step) >= 0:
-            raise _diverged(run, a, acc, new.first_loss, last["ckpt"])
+            raise _diverged(run, acc, new.first_loss, last["ckpt"])
         row = _row(run, new, acc, elapsed0 + time.perf_counter() - t0, (b - a) * chars / seconds)
         log["history"].append(row)
         if b % cfg.eval_every == 0 or b == total:
@@ -180,15 +181,19 @@ def _make_on_chunk(run: CharRun, log: dict, bar, last: dict, *, t0: float, quiet
                 print(_line(row), flush=True)
         _write_outputs(run, log)
         bar.update(b - start, rate_count=(b - start) * chars, loss=row["smooth_loss"])
+        return bool(stop_request)
 
     return on_chunk
 
 
 def train_loop(run: CharRun, state, log: dict, *, stop: int, max_seconds: float = 0.0,
                quiet: bool = False):
-    """Runs chunks (``train.run_chunks``) until ``stop`` steps, ``max_seconds`` or Ctrl-C.
+    """Runs chunks (``train.run_chunks``) until ``stop`` steps, ``max_seconds``, SIGINT (Ctrl-C)
+    or SIGTERM. A signal lets the step in flight finish with its row, evaluation and checkpoint
+    (``failures.deferred_signals``) before the loop stops.
 
-    Returns ``(state, log, reason)``; the latest checkpoint then holds ``state``, the state of
+    Returns ``(state, log, reason, signum)`` (``signum``: the signal that stopped it, or None);
+    the latest checkpoint then holds ``state``, the state of
     the last row in the metrics history (a chunk interrupted before its row was written is
     dropped). Validation, samples and checkpoints happen at multiples of ``eval_every`` and at
     the run's last step (``epochs`` epochs), never at an early stop, so stopping and resuming
@@ -199,19 +204,21 @@ def train_loop(run: CharRun, state, log: dict, *, stop: int, max_seconds: float 
                        else make_streams(run.data.train, cfg.batch, cfg.seq_len))
     start, t0, elapsed0 = int(state.step), time.perf_counter(), log["elapsed_s"]
     last = {"state": state, "step": start, "ckpt": start}
-    with Progress(stop - start, unit="step", rate_unit="char") as bar:
+    with Progress(stop - start, unit="step", rate_unit="char") as bar, \
+            deferred_signals() as request:
+        on_chunk = _make_on_chunk(run, log, bar, last, t0=t0, quiet=quiet, stop_request=request)
         done = train.run_chunks(lambda st, a, b: run.run_chunk(st, b, data), state, start=start,
                                 stop=stop, every=cfg.log_every, max_seconds=max_seconds,
-                                on_chunk=_make_on_chunk(run, log, bar, last, t0=t0, quiet=quiet))
-    logged = bool(log["history"]) and log["history"][-1]["step"] == last["step"]
-    state, step = (last["state"], last["step"]) if logged else (done.state, done.step)
-    reason = done.reason
-    if reason == "completed" and step < cfg.epochs * sched.steps_per_epoch:
-        reason = "stopped"
-    log["elapsed_s"] = elapsed0 + (time.perf_counter() - t0)
-    if last["ckpt"] != step:
-        save_checkpoint(run, "latest", state, log)
-    return state, log, reason
+                                on_chunk=on_chunk)
+        logged = bool(log["history"]) and log["history"][-1]["step"] == last["step"]
+        state, step = (last["state"], last["step"]) if logged else (done.state, done.step)
+        reason = "interrupted" if request else done.reason
+        if reason == "completed" and step < cfg.epochs * sched.steps_per_epoch:
+            reason = "stopped"
+        log["elapsed_s"] = elapsed0 + (time.perf_counter() - t0)
+        if last["ckpt"] != step:
+            save_checkpoint(run, "latest", state, log)
+    return state, log, reason, request.signum
 
 
 def _eval_and_save(run: CharRun, state, log: dict, row: dict) -> None:
@@ -240,6 +247,18 @@ def _overall_rate(run: CharRun, hist: list) -> float | None:
     return round(hist[-1]["chars"] / hist[-1]["elapsed_s"])
 
 
+def _compilations(run: CharRun) -> int | None:
+    """Compilations of the train chunk; when this process trained nothing (a finished run
+    resumed), the count the run's previous ``summary.json`` recorded."""
+    n = run.run_chunk._cache_size()
+    if n:
+        return n
+    try:
+        return json.loads((run.out / "summary.json").read_text())["train_step_compilations"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def finish(run: CharRun, state, log: dict, reason: str) -> dict:
     """Final evaluation on the whole validation (and test) text, plots, ``summary.json``."""
     cfg = run.cfg
@@ -256,7 +275,7 @@ def finish(run: CharRun, state, log: dict, reason: str) -> dict:
         "test_loss": test, "train_wall_s": log["elapsed_s"],
         "chars_per_s": _overall_rate(run, hist), "chars_per_s_chunks_median":
         float(np.median([r["chars_per_s"] for r in hist])) if hist else None,
-        "train_step_compilations": run.run_chunk._cache_size(), "vocab_size": run.data.vocab.size,
+        "train_step_compilations": _compilations(run), "vocab_size": run.data.vocab.size,
         "sample": _sample(run, state.params, int(state.step), cfg.sample_length)}
     runs.write_json(run.out / "summary.json", summary)
     if hist:

@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import json
 import os
+import signal
 from pathlib import Path
 from typing import Literal
 
@@ -25,6 +26,7 @@ from jaxrnn.data.text import (build_vocab, eval_windows, read_text, split_ids, t
                               windows_per_stream)
 from jaxrnn.io import config, runs, settings
 from jaxrnn.io.config import override
+from jaxrnn.io.failures import Interrupted
 from jaxrnn.tasks.char.loop import (CharData, CharRun, ckpt_path, fresh_state, finish,
                                     load_checkpoint, make_keys, save_checkpoint, train_loop)
 from jaxrnn.tasks.char.model import ModelSpec, init_params
@@ -143,6 +145,8 @@ PRESETS = {
 def load_text(corpus: str, path: str = "", max_chars: int = 0) -> tuple[str, dict]:
     """``(text, source)``: the UTF-8 file ``path`` or else the named corpus, cut to its first
     ``max_chars`` characters (0: all). Shared by the task and its sweep program."""
+    if path and os.path.isdir(path):
+        raise IsADirectoryError(f"--text {path!r} is a directory; give a UTF-8 text file")
     if path:
         text, source = read_text(path), {"text": os.path.abspath(path)}
     else:
@@ -243,7 +247,7 @@ def _start(run: CharRun, resume: bool):
         state, log = load_checkpoint(run, latest)
         runs.make_run_dir(run.out, run.cfg, exist_ok=True)
         return state, log
-    runs.make_run_dir(run.out, run.cfg)
+    runs.make_run_dir(run.out, run.cfg, started="checkpoints/latest.ckpt")
     runs.write_json(run.out / "vocab.json", {"chars": run.data.vocab.chars})
     runs.write_json(run.out / "data.json", {**run.data.source, "sha256": run.data.sha256})
     state = fresh_state(run)
@@ -262,9 +266,13 @@ def main(cfg: Config, out, *, resume: bool = False, stop_at: int | None = None,
     total = cfg.epochs * run.sched.steps_per_epoch
     state, log = _start(run, resume)
     stop = total if stop_at is None else min(stop_at, total)
-    state, log, reason = train_loop(run, state, log, stop=stop,
-                                    max_seconds=60.0 * (max_minutes or 0.0), quiet=quiet)
+    state, log, reason, signum = train_loop(run, state, log, stop=stop,
+                                            max_seconds=60.0 * (max_minutes or 0.0), quiet=quiet)
     summary = finish(run, state, log, reason)
+    if signum is not None:
+        raise Interrupted(signum, f"interrupted by {signal.Signals(signum).name} at step "
+                                  f"{summary['steps']}; saved {ckpt_path(run.out, 'latest')}; "
+                                  f"continue with --resume --out {run.out}")
     if not quiet:
         print(f"char: {reason} at step {summary['steps']} (epoch {summary['epochs']:.2f}); "
               f"val {summary['val_loss']:.4f} nats/char ({summary['val_bits_per_char']:.3f} "

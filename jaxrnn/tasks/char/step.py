@@ -108,7 +108,7 @@ def make_step_fn(spec: ModelSpec, optimizer, sched: Schedule):
         params, opt_state, m = step(state.params, state.opt_state, (xs, ys, carries, k_drop))
         c = (m["nll"] / chars).astype(state.smooth.dtype)
         first = jnp.where(s == 0, c, state.first_loss)
-        bad = ~jnp.isfinite(c) | (c > sched.divergence_factor * first)
+        bad = train.diverged(c, first, sched.divergence_factor)
         first_bad = (acc.bad_step < 0) & bad
         d = sched.smooth_decay
         acc = ChunkMetrics(acc.loss_sum + c, acc.grad_norm_sum + m["grad_norm"].astype(c.dtype),

@@ -185,4 +185,4 @@ TASK = SweepTask(
     init_only=("input_init", "recurrent_init", "readout_init"),
     metrics=("val_bpc", "train_bpc", "bias_cos_final", "bias_rel_final", "bias_cos_init",
              "bias_rel_init"),
-    make_program=make_program, check=_check)
+    make_program=make_program, check=_check, loss_curve="val_bpc")

@@ -33,6 +33,7 @@ from jaxrnn.data.sine import SYNTHETIC
 from jaxrnn.initializers import get_initializer
 from jaxrnn.io import config
 from jaxrnn.optim import CLIPS, OPTIMIZERS
+from jaxrnn.train import DIVERGENCE_FACTOR
 
 SERIES = SYNTHETIC + tuple(REAL)
 SINE_LOSSES = ("last", "last_half_sum", "all_steps")
@@ -81,6 +82,7 @@ class Config(config.Config):
     lr_schedule: str = "constant"  # "constant" or "cosine" (decay to 0 over all updates)
     clip: str = "value"  # "none", "value" (element-wise) or "global_norm"
     clip_value: float = 10.0
+    divergence_factor: float = DIVERGENCE_FACTOR  # stop when an epoch's loss > this x the first
     batch_size: int = 1  # 1: per-sample SGD (one lax.scan over samples); 0: full batch
     shuffle: bool = False  # a fresh sample order every epoch
     epochs: int = 25

@@ -26,6 +26,7 @@ import optax
 from jaxrnn import optim, train
 from jaxrnn.data import real, sine as sine_data
 from jaxrnn.io import runs, settings
+from jaxrnn.io.failures import DivergenceError
 from jaxrnn.io.progress import Progress
 from jaxrnn.plots.sine import draw_all
 from jaxrnn.tasks.sine import score as sine_eval
@@ -119,6 +120,7 @@ def fit(cfg: Config, data: SineData, params, key, *, progress: bool = True):
 
         def on_chunk(state, metrics, a, b, seconds):
             history.extend({"epoch": a + e + 1, **_row(metrics, e)} for e in range(b - a))
+            check_divergence(cfg, history, a)
             bar.update(b, b * steps_per_epoch, step_loss=history[-1]["step_loss"])
 
         done = train.run_chunks(run_chunk, (params, opt_state), start=0, stop=cfg.epochs,
@@ -127,6 +129,19 @@ def fit(cfg: Config, data: SineData, params, key, *, progress: bool = True):
         raise KeyboardInterrupt
     return done.state[0], history, {"compile_s": compile_s,
                                     "train_s": time.perf_counter() - t0}
+
+
+def check_divergence(cfg, history: list, a: int) -> None:
+    """Raises ``DivergenceError`` when an epoch after ``a`` has a bad ``step_loss``
+    (``train.diverged``: non-finite, or above ``divergence_factor`` times the loss at init)."""
+    first = history[0]["train_loss"]
+    for row in history[a + 1:]:
+        if bool(train.diverged(row["step_loss"], first, cfg.divergence_factor)):
+            raise DivergenceError(
+                f"training diverged in epoch {row['epoch']}: loss {row['step_loss']:.4g} (loss at "
+                f"init {first:.4g}, limit {cfg.divergence_factor:g}x or non-finite); lower "
+                f"--learning_rate (e.g. --learning_rate={cfg.learning_rate / 10:g}) or clip "
+                f"harder, and run again with another --out")
 
 
 def check_batch_size(cfg, data) -> int:
@@ -166,7 +181,7 @@ def summarise(cfg, data, scored, history, timing, wall_s) -> dict:
     marks = sorted({h for h in (1, 10, 20, 50, 100, 200) if h <= scored["steps"]}
                    | {scored["steps"]})
     return {
-        "label": preset_name(cfg) or f"sine ({cfg.series}, {cfg.cell})",
+        "status": "completed", "label": preset_name(cfg) or f"sine ({cfg.series}, {cfg.cell})",
         "preset": preset_name(cfg), "series": cfg.series, "seq_len": cfg.seq_len,
         "n_train": len(data.split.x_train), "n_heldout": len(data.split.x_test),
         "final": {k: last[k] for k in ("train_loss", "val_loss", "train_rmse", "val_rmse")},
@@ -207,7 +222,11 @@ def main(cfg: Config, out, *, quiet: bool = False, figures: bool = True) -> Path
     k_init, k_train = jax.random.split(jax.random.PRNGKey(cfg.seed))
     params0 = init_params(cfg, k_init, data.xe_train.shape[-1], data.split.y_train.shape[-1],
                           jnp.dtype(cfg.dtype))
-    params, history, timing = fit(cfg, data, params0, k_train, progress=not quiet)
+    try:
+        params, history, timing = fit(cfg, data, params0, k_train, progress=not quiet)
+    except DivergenceError as e:
+        runs.write_json(out / "summary.json", {"status": "diverged", "error": str(e)})
+        raise
     scored = sine_eval.score(cfg, data, params, params0)
     sine_eval.write_csvs(out, cfg, data, scored, history)
     save_params(out / "params.npz", params)

@@ -146,4 +146,4 @@ TASK = SweepTask(
     init_only=("input_init", "recurrent_init", "readout_init", "numpy_init_seed"),
     metrics=("val_rmse", "val_loss", "train_loss", "train_rmse", "bias_cos_final",
              "bias_rel_final", "bias_cos_init", "bias_rel_init"),
-    make_program=make_program, check=check)
+    make_program=make_program, check=check, loss_curve="train_loss")
