@@ -178,9 +178,11 @@ def field_name(cfg, name: str) -> str:
 
 
 def upgrade_saved(cfg, saved: dict) -> dict:
-    """A saved config dict (``config.json``, a checkpoint's meta) with old field names mapped to
-    ``cfg``'s current ones (``RENAMED``), so runs written before a rename still compare equal."""
-    return {field_name(cfg, k): v for k, v in saved.items()}
+    """A saved config dict (``config.json``, a checkpoint's meta) in ``cfg``'s current terms: old
+    field names mapped (``RENAMED``) and fields added since then at their defaults, so a run
+    written by an older jaxrnn still compares equal to the same config today."""
+    upgraded = {field_name(cfg, k): v for k, v in saved.items()}
+    return {**to_dict(type(cfg)()), **upgraded}
 
 
 def override(cfg, changes: dict):

@@ -11,9 +11,10 @@ import dataclasses
 import json
 from pathlib import Path
 
+from jaxrnn.data.real import MissingExtraError
 from jaxrnn.io import runs
 from jaxrnn.io.config import to_dict, upgrade_saved
-from jaxrnn.data.real import MissingExtraError
+from jaxrnn.io.failures import RunError
 from jaxrnn.tasks.sine import main as sine
 from jaxrnn.tasks.sine.config import PRESETS
 
@@ -56,6 +57,9 @@ def run_preset(name: str, out_dir: Path, quick: bool) -> dict | None:
         except MissingExtraError as e:
             return {"skipped": str(e), "cfg": cfg}
     summary = json.loads(done.read_text())
+    if "rmse" not in summary:  # a run that stopped (e.g. diverged) is not a result to report
+        raise RunError(f"{run} holds a run that ended with status {summary.get('status')!r} "
+                       f"({summary.get('error', 'no result')}); remove it or choose another --out")
     print(f"  sine {name}: held-out RMSE {summary['rmse']['model']:.4f} "
           f"({summary['wall_s']:.1f} s)")
     return {**summary, "cfg": cfg, "dir": run}
