@@ -1,4 +1,9 @@
-"""Recurrent cells as pure functions: vanilla RNN, LSTM, GRU, and a linear readout.
+"""Recurrent cells as pure functions: vanilla RNN, LSTM, two GRUs, and a linear readout.
+
+The two GRU variants differ in where the reset gate acts: ``"gru"`` applies it after the
+recurrent product, ``r ⊙ (W_hn h + b_hn)`` (PyTorch, Flax, cuDNN; Keras ``reset_after=True``);
+``"gru_cho"`` applies it before, ``W_hn (r ⊙ h)`` (Cho et al. 2014; Keras ``reset_after=False``).
+Every preset in jaxrnn that uses a GRU uses ``"gru"`` (reset after).
 
 Every cell has one signature for one example::
 
@@ -26,7 +31,8 @@ from jaxrnn.initializers import get_initializer
 
 Array = jax.Array
 ACTIVATIONS = {"tanh": jnp.tanh, "sigmoid": jax.nn.sigmoid, "relu": jax.nn.relu}
-GATES = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+GATES = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"),
+         "gru_cho": ("r", "z", "n")}
 CELLS = tuple(GATES)
 
 
@@ -141,6 +147,18 @@ def init_gru(key, D: int, H: int, *, input_init="glorot", recurrent_init="orthog
     return params
 
 
+def init_gru_cho(key, D: int, H: int, *, input_init="glorot", recurrent_init="orthogonal",
+                 dtype=jnp.float32) -> dict:
+    """Params of the Cho GRU: ``W_x{r,z,n} (H, D)``, ``W_h{r,z,n} (H, H)``, ``b_r, b_z, b_n (H,)``."""
+    _check_sizes(D, H)
+    W_x, W_h = _weights(key, D, H, 3, input_init, recurrent_init, dtype)
+    params = {}
+    for gate, wx, wh in zip(GATES["gru_cho"], W_x, W_h):
+        params[f"W_x{gate}"], params[f"W_h{gate}"] = wx, wh
+        params[f"b_{gate}"] = jnp.zeros((H,), dtype)
+    return params
+
+
 def _fuse_rnn(params):
     b = params.get("b_h")
     if b is None:
@@ -163,6 +181,14 @@ def _fuse_lstm(params):
 def _fuse_gru(params):
     fused = _fuse_gates(params, GATES["gru"], ["b_r", "b_z", "b_xn"])
     fused["b_hn"] = params["b_hn"]
+    return fused
+
+
+def _fuse_gru_cho(params):
+    """W_x, b_x fused over r, z, n; W_h over r, z only (2H, H): W_hn acts on r ⊙ h, kept apart."""
+    fused = _fuse_gates(params, GATES["gru_cho"], ["b_r", "b_z", "b_n"])
+    fused["W_h"] = jnp.concatenate([params["W_hr"], params["W_hz"]])  # (2H, H)
+    fused["W_hn"] = params["W_hn"]
     return fused
 
 
@@ -197,9 +223,23 @@ def _recur_gru(fused, h, px):
     return h, h
 
 
+def _recur_gru_cho(fused, h, px):
+    """Reset applied to h before the recurrent product (Cho et al. 2014; Keras ``reset_after=False``)."""
+    x_r, x_z, x_n = jnp.split(px, 3)
+    h_r, h_z = jnp.split(fused["W_h"] @ h, 2)
+    r = jax.nn.sigmoid(x_r + h_r)
+    z = jax.nn.sigmoid(x_z + h_z)
+    n = jnp.tanh(x_n + fused["W_hn"] @ (r * h))
+    h = (1.0 - z) * n + z * h
+    return h, h
+
+
 @functools.lru_cache(maxsize=None)
 def get_cell(name: str, activation: str = "tanh") -> Cell:
-    """The cell called ``name`` ("rnn", "lstm" or "gru"); ``activation`` is for "rnn" only.
+    """The cell called ``name`` ("rnn", "lstm", "gru" or "gru_cho"); ``activation``: "rnn" only.
+
+    "gru" is the reset-after GRU (``gru_step``), "gru_cho" the reset-before one
+    (``gru_cho_step``, Cho et al. 2014).
 
     The same arguments return the same object, so a cell is a stable static argument under jit.
     """
@@ -214,6 +254,8 @@ def get_cell(name: str, activation: str = "tanh") -> Cell:
         raise ValueError(f"activation applies to the 'rnn' cell only; {name!r} has fixed gates")
     if name == "lstm":
         return Cell("lstm", "tanh", init_lstm, _fuse_lstm, _recur_lstm)
+    if name == "gru_cho":
+        return Cell("gru_cho", "tanh", init_gru_cho, _fuse_gru_cho, _recur_gru_cho)
     return Cell("gru", "tanh", init_gru, _fuse_gru, _recur_gru)
 
 
@@ -250,13 +292,30 @@ def gru_step(params: dict, h: Array, x: Array):
         h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}
 
     This is PyTorch's, Flax's and cuDNN's GRU (Keras with ``reset_after=True``), not Cho et
-    al. (2014), who apply r to h before ``W_hn``.
+    al. (2014), who apply r to h before ``W_hn`` (that one is ``gru_cho_step``). Every jaxrnn
+    preset with a GRU uses this variant.
 
     Args: params from ``init_gru``; h (H,); x (D,) or int. Returns: ``(h_t, h_t)``.
 
     References: Cho et al., 2014, arXiv:1406.1078.
     """
     return get_cell("gru").step(params, h, x)
+
+
+def gru_cho_step(params: dict, h: Array, x: Array):
+    """GRU step of Cho et al. (2014), the reset gate applied to h *before* ``W_hn``::
+
+        r = σ(W_xr x + W_hr h + b_r)     z = σ(W_xz x + W_hz h + b_z)
+        n = tanh(W_xn x + W_hn (r ⊙ h) + b_n)
+        h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}
+
+    Keras's GRU with ``reset_after=False``; ``get_cell("gru_cho")``.
+
+    Args: params from ``init_gru_cho``; h (H,); x (D,) or int. Returns: ``(h_t, h_t)``.
+
+    References: Cho et al., 2014, arXiv:1406.1078, eqs. (5)-(8).
+    """
+    return get_cell("gru_cho").step(params, h, x)
 
 
 def init_readout(key, H: int, O: int, *, init="glorot", bias: bool = True,

@@ -12,6 +12,9 @@ Named losses (preds are (T, [B,] O) readouts; see ``jaxrnn.losses`` for the form
 ``xent_sum``        ``Σ_{t,b} -log softmax(ŷ_t)[c_t]``, labels c (T, [B,]) ints  min-char-rnn
 ``xent_mean``       the same averaged over every step and sequence              char-rnn
 ==================  =========================================================  ==============
+
+With ``lengths``/``mask`` (``sequence_loss``) only valid steps count: Σ over valid steps, mean
+divided by the number of valid steps, and ŷ_T read at each sequence's last valid step.
 """
 from __future__ import annotations
 
@@ -20,19 +23,23 @@ import jax
 
 from jaxrnn import losses
 from jaxrnn.cells import get_cell, init_readout, readout
-from jaxrnn.unroll import unroll
+from jaxrnn.unroll import lengths_to_mask, unroll
 
 LOSSES = {
-    "last": lambda preds, y: losses.squared_error_last(preds, y, reduce="mean"),
-    "last_half_sum": lambda preds, y: losses.squared_error_last(preds, y, scale=0.5),
+    "last": lambda preds, y, mask=None: losses.squared_error_last(preds, y, reduce="mean",
+                                                                  mask=mask),
+    "last_half_sum": lambda preds, y, mask=None: losses.squared_error_last(preds, y, scale=0.5,
+                                                                           mask=mask),
     "all_steps": losses.squared_error_all_steps,
-    "xent_sum": lambda logits, c: losses.softmax_cross_entropy(logits, c, reduce="sum"),
-    "xent_mean": lambda logits, c: losses.softmax_cross_entropy(logits, c, reduce="mean"),
+    "xent_sum": lambda logits, c, mask=None: losses.softmax_cross_entropy(
+        logits, c, reduce="sum", mask=mask),
+    "xent_mean": lambda logits, c, mask=None: losses.softmax_cross_entropy(
+        logits, c, reduce="mean", mask=mask),
 }
 
 
 def get_loss(name: str):
-    """The loss called ``name`` (module table): ``loss(preds, targets) -> scalar``."""
+    """The loss called ``name`` (module table): ``loss(preds, targets, mask=None) -> scalar``."""
     if name not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; expected one of {', '.join(LOSSES)}")
     return LOSSES[name]
@@ -84,6 +91,14 @@ def readouts(readout_params: dict, hs):
 
 
 def sequence_loss(cell, params: dict, xs, targets, loss: str, carry0=None, **unroll_kwargs):
-    """``(loss, final carry)`` of the named loss on the model's readouts."""
+    """``(loss, final carry)`` of the named loss on the model's readouts.
+
+    With ``lengths=`` (B,) or ``mask=`` (T, [B,]) among ``unroll_kwargs`` the loss ignores the
+    padded steps: sums run over the valid steps, means divide by the number of valid steps
+    (not T·B), and "last"/"last_half_sum" score each sequence's last valid step.
+    """
     preds, carry = forward(cell, params, xs, carry0, **unroll_kwargs)
-    return get_loss(loss)(preds, targets), carry
+    mask = unroll_kwargs.get("mask")
+    if unroll_kwargs.get("lengths") is not None:
+        mask = lengths_to_mask(unroll_kwargs["lengths"], preds.shape[0])
+    return get_loss(loss)(preds, targets, mask=mask), carry

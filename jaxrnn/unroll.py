@@ -164,7 +164,19 @@ def _batched(cell, params, xs, carry0, batch_shape):
         carry0 = cell.init_carry(params, batch_shape, _carry_dtype(params, xs))
     else:
         _check_carry(cell, params, carry0, batch_shape)
+        carry0 = cast_carry(carry0, _carry_dtype(params, xs))
     return project, recur, carry0
+
+
+def cast_carry(carry0, dtype):
+    """carry0 cast to the carry dtype (``lax.scan`` needs the carry's dtype fixed over time).
+
+    Raises TypeError when a leaf is not floating (an int carry is a mistake, not a precision)."""
+    for leaf in jax.tree_util.tree_leaves(carry0):
+        if not jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.floating):
+            raise TypeError(f"carry0 must be floating (the params are {jnp.dtype(dtype).name}); "
+                            f"got a {jnp.asarray(leaf).dtype} leaf: pass a float carry0")
+    return jax.tree_util.tree_map(lambda c: jnp.asarray(c).astype(dtype), carry0)
 
 
 def unroll(cell: Cell, params: dict, xs, carry0=None, *, reverse=False, lengths=None,
@@ -190,7 +202,9 @@ def unroll(cell: Cell, params: dict, xs, carry0=None, *, reverse=False, lengths=
       backward: "scan" (``lax.scan``'s own transpose) or "fused": the RNN cell's hand-written
         backward pass that forms ``dW_hh`` in one matmul after the loop (``jaxrnn.rnn_backward``;
         faster on the CPU benchmark for medium and large RNNs; no forward-mode autodiff, and no
-        mask, resets, window, reverse or checkpoint).
+        mask, resets, window < T, reverse or checkpoint; ``window >= T`` is full BPTT, accepted).
+      A ``carry0`` of another float dtype than the params (promoted with float xs) is cast to
+      theirs.
 
     Returns:
       ``(ys, carry)``: ys (T, [B,] H) per-step outputs, and the final carry.
@@ -250,6 +264,9 @@ def _unroll_fused_backward(cell, params, xs, carry0, backward, unroll, batch_sha
     if cell.name != "rnn":
         raise ValueError(f"backward='fused' is for the 'rnn' cell only (got {cell.name!r}); "
                          f"use backward='scan'")
+    T = jnp.shape(xs)[0]
+    if isinstance(options["window"], (int, np.integer)) and options["window"] >= T:
+        options["window"] = None  # a window of T or more steps cuts nothing: full BPTT
     used = [k for k, v in options.items() if v is not None and v is not False]
     if used:
         raise ValueError(f"backward='fused' does not support {', '.join(used)}; "
@@ -304,6 +321,7 @@ def unroll_tbptt(cell: Cell, params: dict, xs, carry0=None, *, k1: int, k2: int,
     xs = jnp.asarray(xs)
     if carry0 is None:
         carry0 = cell.init_carry(params, batch_shape, _carry_dtype(params, xs))
+    carry0 = cast_carry(carry0, _carry_dtype(params, xs))
     carries = _carries_entering(cell, params, xs, carry0)  # (T, ...)
     n_blocks = -(-T // k1)
     firsts = (np.arange(n_blocks) + 1) * k1 - k2  # (S,) where each block's recompute starts

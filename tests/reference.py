@@ -81,3 +81,38 @@ def unroll_batch(step, p, xs, carry0, **kw):
     if isinstance(carries[0], tuple):
         return ys, tuple(np.stack(parts) for parts in zip(*carries))
     return ys, np.stack(carries)
+
+
+def gru_cho_step(p, h, x):
+    """Cho et al. (2014): the reset gate multiplies h before W_hn."""
+    r = sigmoid(p["W_xr"] @ x + p["W_hr"] @ h + p["b_r"])
+    z = sigmoid(p["W_xz"] @ x + p["W_hz"] @ h + p["b_z"])
+    n = np.tanh(p["W_xn"] @ x + p["W_hn"] @ (r * h) + p["b_n"])
+    h = (1.0 - z) * n + z * h
+    return h, h
+
+
+def masked_sequence_loss(step, params, readout, xs, targets, loss, lengths):
+    """A named loss over a batch with lengths, by a loop per sequence that never sees padding.
+
+    xs (T, B, D); targets (B, O) floats or (T, B) int labels; readout {W_hy, b_y}.
+    """
+    B = xs.shape[1]
+    total, count, seqs = 0.0, 0, 0
+    for b in range(B):
+        L = int(lengths[b])
+        h = np.zeros(params[next(k for k in params if k.startswith("W_h"))].shape[0])
+        preds = []
+        for t in range(L):
+            h, y = step(params, h, xs[t, b])
+            preds.append(readout["W_hy"] @ y + readout["b_y"])
+        count, seqs = count + L, seqs + (L > 0)
+        if loss in ("last", "last_half_sum") and L:
+            total += (0.5 if loss == "last_half_sum" else 1.0) * np.sum(
+                (preds[-1] - targets[b]) ** 2)
+        elif loss == "all_steps":
+            total += sum(np.sum((q - targets[b]) ** 2) for q in preds)
+        elif loss.startswith("xent"):
+            for t, z in enumerate(preds):
+                total -= z[targets[t, b]] - z.max() - np.log(np.exp(z - z.max()).sum())
+    return total / {"last": seqs, "all_steps": count, "xent_mean": count}.get(loss, 1)

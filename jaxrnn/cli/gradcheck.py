@@ -5,6 +5,8 @@ Examples::
     jaxrnn gradcheck                                   # rnn tanh, all_steps loss, full BPTT
     jaxrnn gradcheck --cell lstm --loss xent_sum --window 3 --anchor end
     jaxrnn gradcheck --all --dtype float32             # every cell x loss x window
+    jaxrnn gradcheck --all --lengths --resets          # the same with random lengths and resets
+    jaxrnn gradcheck --cell gru_cho --lengths 8,5,2    # the Cho GRU, given lengths
     jaxrnn gradcheck --plot runs/gradflow              # plus gradient-flow diagnostics (PNG)
 
 Errors are relative to the manual BPTT, per parameter leaf (``jaxrnn.grad.gradcheck``). Exit status:
@@ -26,7 +28,19 @@ from jaxrnn.plots.common import save
 from jaxrnn.plots.gradflow import plot_gradient_flow
 
 VARIANTS = (("rnn", "tanh"), ("rnn", "sigmoid"), ("rnn", "relu"), ("lstm", "tanh"),
-            ("gru", "tanh"))
+            ("gru", "tanh"), ("gru_cho", "tanh"))
+
+
+def _ints(what):
+    def parse(text):
+        if text == "random":
+            return text
+        try:
+            return [int(v) for v in text.split(",")]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be 'random' or comma-separated ints; "
+                                             f"got {text!r}")
+    return parse
 
 
 def _window(text):
@@ -61,6 +75,10 @@ def add_arguments(parser):
            f"rnn-only, finite_diff untruncated-only)")
     a("--no-bias", action="store_true", help="drop b_h (rnn) and b_y, as the vidhya preset")
     a("--random-carry", action="store_true", help="start from a random (constant) carry0")
+    a("--lengths", nargs="?", const="random", default=None, type=_ints("lengths"),
+      help="variable lengths: random in [1, T] per sequence (no value), or B ints like 8,5,2")
+    a("--resets", nargs="?", const="random", default=None, type=_ints("resets"),
+      help="carry resets: random, each step and sequence with p 1/4 (no value), or steps 2,5")
     a("--all", action="store_true",
       help="every cell/activation x loss x window (none, k start, k end; k = --window or 3)")
     a("--json", action="store_true", help="print JSON instead of tables")
@@ -72,7 +90,8 @@ def _settings(args, cell, activation, loss, window, anchor):
     return dict(cell=cell, activation=activation, loss=loss, window=window, anchor=anchor,
                 hidden=args.hidden, steps=args.steps, batch=args.batch, inputs=args.inputs,
                 outputs=args.outputs, dtype=args.dtype, seed=args.seed, bias=not args.no_bias,
-                random_carry=args.random_carry, methods=args.methods.split(","),
+                random_carry=args.random_carry, lengths=args.lengths, resets=args.resets,
+                methods=args.methods.split(","),
                 corrupt=args.corrupt)
 
 
@@ -101,6 +120,15 @@ def format_table(report) -> str:
         f"{'ok' if worst[m]['ok'] else 'MISMATCH':>15}" for m in methods))
     for m, why in report.skipped.items():
         lines.append(f"skipped {m}: {why}")
+    for name in ("lengths", "resets"):
+        if s.get(name) is not None:
+            lines.append(f"{name}: {s[name]}")
+    kinks = report.non_differentiable
+    if kinks:
+        lines.append(f"non-differentiable here: {sum(kinks.values())} entries ("
+                     + ", ".join(f"{p} {n}" for p, n in kinks.items())
+                     + ") have a ReLU pre-activation within the finite-difference step of its "
+                       "kink; finite_diff is compared on the other entries only")
     lines.append("PASS: every method agrees with manual BPTT within tolerance" if report.passed
                  else "FAIL: some method disagrees with manual BPTT beyond tolerance")
     return "\n".join(lines)
@@ -115,6 +143,8 @@ def _row(report, overall) -> str:
         row += f"{worst[m]['rel']:>14.2e}" if m in worst else f"{'-':>14}"
         if m in worst:
             overall[m] = max(overall.get(m, 0.0), worst[m]["rel"])
+    kinks = sum(report.non_differentiable.values())
+    row += f"  ({kinks} non-differentiable here)" if kinks else ""
     return row + ("" if report.passed else "  MISMATCH")
 
 
@@ -123,8 +153,10 @@ def _run_all(args) -> int:
     combos = [(cell, act, loss, w, a) for cell, act in VARIANTS for loss in LOSSES
               for w, a in ((None, "start"), (k, "start"), (k, "end"))]
     if not args.json:
+        extra = "".join(f", {n} {getattr(args, n)}" for n in ("lengths", "resets")
+                        if getattr(args, n) is not None)
         print(f"worst relative error vs manual BPTT per method ({args.dtype}, T={args.steps}, "
-              f"B={args.batch}, H={args.hidden}; '-' = not applicable)")
+              f"B={args.batch}, H={args.hidden}{extra}; '-' = not applicable)")
         print(f"{'cell':<13}{'loss':<14}{'window':<9}" + "".join(f"{m:>14}" for m in METHODS))
     reports, overall = [], {}
     for combo in combos:
@@ -164,6 +196,10 @@ def write_diagnostics(out_dir, **settings) -> Path:
 def run(args) -> int:
     """Runs the check(s); returns 0 (all agree), 1 (a mismatch)."""
     jax.config.update("jax_enable_x64", True)  # float64 problems and finite differences
+    if args.plot and (args.lengths is not None or args.resets is not None):
+        print("jaxrnn gradcheck: --plot draws full-length diagnostics; drop --lengths/--resets "
+              "to plot, or drop --plot to check them")
+        return 2
     if args.all:
         return _run_all(args)
     report = gradcheck(**_settings(args, args.cell, args.activation, args.loss, args.window,

@@ -11,10 +11,17 @@ method (``jaxrnn.grad.methods``), and reports, per method and per parameter leaf
 against the whole gradient's scale). A method passes when every leaf's ``rel`` is within
 ``TOLERANCES[dtype]``: float64 1e-10 for the exact methods (autodiff, forward, RTRL) and 1e-6 for
 finite differences; float32 1e-4 for all. Finite differences run only when nothing is truncated
-(see ``jaxrnn.grad.methods``); RTRL only for the vanilla RNN.
+(see ``jaxrnn.grad.methods``); RTRL only for the vanilla RNN. For the ReLU RNN, the entries whose
+finite difference straddles a kink (``jaxrnn.grad.kinks``) are reported as non-differentiable
+here, counted, and left out of the finite-difference comparison (the exact methods still compare
+them: they agree on relu'(0) = 0).
+
+Problems may have variable lengths and resets (``make_problem(lengths=, resets=)``): every method
+and the manual BPTT get them.
 
 Bring your own backward pass: ``gradcheck(manual=my_grad_fn)`` checks ``my_grad_fn(cell, params,
-xs, targets, loss, carry0, window=, anchor=) -> grads`` instead of ``manual_bptt``; ``corrupt=s``
+xs, targets, loss, carry0, window=, anchor=[, lengths=, resets=]) -> grads`` instead of
+``manual_bptt`` (lengths and resets passed only when the problem has them); ``corrupt=s``
 adds ``s * max|g|`` to one entry of the reference's recurrent-weight gradient (to see a wrong
 gradient caught).
 """
@@ -28,8 +35,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrnn.cells import get_cell
-from jaxrnn.grad.methods import (grad_autodiff_loop, grad_autodiff_scan, grad_finite_diff,
-                                 grad_forward, grad_rtrl)
+from jaxrnn.grad.kinks import kink_entries
+from jaxrnn.grad.methods import (FD_EPS, grad_autodiff_loop, grad_autodiff_scan,
+                                 grad_finite_diff, grad_forward, grad_rtrl)
 from jaxrnn.grad.manual_bptt import SQUARED_LOSSES, manual_bptt
 from jaxrnn.model import LOSSES, init_model
 from jaxrnn.unroll import ANCHORS
@@ -44,7 +52,7 @@ REL_FLOOR = 1e-3
 
 class Problem(NamedTuple):
     """A gradient problem: ``sequence_loss(cell, params, xs, targets, loss, carry0, window=,
-    anchor=)``."""
+    anchor=, lengths=, resets=)``; lengths (B,) ints and resets (T, [B]) bools or None."""
 
     cell: Any
     params: dict
@@ -54,6 +62,13 @@ class Problem(NamedTuple):
     carry0: Any = None
     window: int | None = None
     anchor: str = "start"
+    lengths: Any = None
+    resets: Any = None
+
+    def flags(self) -> dict:
+        """The problem's ``lengths``/``resets`` as keyword arguments (only those it has)."""
+        return {k: v for k, v in (("lengths", self.lengths), ("resets", self.resets))
+                if v is not None}
 
 
 def _check_int(name, value, minimum):
@@ -70,7 +85,8 @@ def _draw(rng, shape):
 
 def make_problem(cell="rnn", activation="tanh", loss="all_steps", *, window=None,
                  anchor="start", hidden=4, steps=8, batch=3, inputs=3, outputs=2,
-                 dtype="float64", seed=0, bias=True, random_carry=False) -> Problem:
+                 dtype="float64", seed=0, bias=True, random_carry=False, lengths=None,
+                 resets=None) -> Problem:
     """A small random problem with the params' structure of ``init_model``: weights (out, in)
     ~ N(0, 1/in), biases ~ N(0, 0.3²) (non-zero, so their gradients matter), float inputs
     N(0, 1) (T, [B,] D) for the squared losses, int inputs in [0, D) (one-hot, as a character
@@ -79,7 +95,10 @@ def make_problem(cell="rnn", activation="tanh", loss="all_steps", *, window=None
     combination fast.
 
     ``batch=0`` gives unbatched arrays; ``bias=False`` drops b_h (RNN) and b_y; ``random_carry``
-    starts from a random carry0 (a streamed window's carried state).
+    starts from a random carry0 (a streamed window's carried state). ``lengths``: "random"
+    (uniform in [1, T] per sequence) or B ints; ``resets``: "random" (each step and sequence
+    with probability 1/4) or a list of steps where every sequence's carry is reset. Both are
+    drawn after everything else, so the rest of the problem does not change with them.
     """
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
@@ -114,7 +133,34 @@ def make_problem(cell="rnn", activation="tanh", loss="all_steps", *, window=None
         zeros = c.init_carry(params["cell"], batch_shape, dt)
         carry0 = jax.tree_util.tree_map(
             lambda z: jnp.asarray(0.5 * rng.normal(size=z.shape), dt), zeros)
-    return Problem(c, params, xs, targets, loss, carry0, window, anchor)
+    lengths = _draw_lengths(rng, lengths, steps, batch)
+    resets = _draw_resets(rng, resets, steps, batch_shape)
+    return Problem(c, params, xs, targets, loss, carry0, window, anchor, lengths, resets)
+
+
+def _draw_lengths(rng, lengths, steps, batch):
+    if lengths is None:
+        return None
+    if not batch:
+        raise ValueError("lengths need a batch (batch >= 1): one length per sequence")
+    if isinstance(lengths, str) and lengths == "random":
+        return jnp.asarray(rng.integers(1, steps + 1, batch))
+    values = [int(v) for v in lengths]
+    if len(values) != batch or min(values) < 0 or max(values) > steps:
+        raise ValueError(f"lengths must be {batch} ints in [0, steps={steps}] (one per "
+                         f"sequence), or 'random'; got {lengths!r}")
+    return jnp.asarray(values)
+
+
+def _draw_resets(rng, resets, steps, batch_shape):
+    if resets is None:
+        return None
+    if isinstance(resets, str) and resets == "random":
+        return jnp.asarray(rng.random((steps,) + batch_shape) < 0.25)
+    at = [int(t) for t in resets]
+    if any(t < 0 or t >= steps for t in at):
+        raise ValueError(f"reset steps must be in [0, steps={steps}); got {resets!r}")
+    return jnp.zeros((steps,), bool).at[jnp.asarray(at, int)].set(True)
 
 
 def _truncates(problem) -> bool:
@@ -136,10 +182,11 @@ def skipped_methods(problem, methods=None) -> dict:
     return skipped
 
 
-def manual_grads(cell, params, xs, targets, loss, carry0=None, *, window=None, anchor="start"):
-    """The reference: ``manual_bptt(...).grads``."""
-    return manual_bptt(cell, params, xs, targets, loss, carry0, window=window,
-                       anchor=anchor).grads
+def manual_grads(cell, params, xs, targets, loss, carry0=None, *, window=None, anchor="start",
+                 **flags):
+    """The reference: ``manual_bptt(...).grads`` (flags: lengths, mask, resets)."""
+    return manual_bptt(cell, params, xs, targets, loss, carry0, window=window, anchor=anchor,
+                       **flags).grads
 
 
 def corrupt_gradient(grads: dict, scale: float) -> dict:
@@ -155,14 +202,27 @@ def corrupt_gradient(grads: dict, scale: float) -> dict:
 def compute_gradients(problem: Problem, methods=None, manual: Callable | None = None):
     """``({"manual": grads, method: grads, ...}, {skipped method: reason})``."""
     skipped = skipped_methods(problem, methods)
-    cell, params, xs, targets, loss, carry0, window, anchor = problem
-    grads = {"manual": (manual or manual_grads)(cell, params, xs, targets, loss, carry0,
-                                                window=window, anchor=anchor)}
+    args = problem[:6]
+    kwargs = dict(window=problem.window, anchor=problem.anchor, **problem.flags())
+    grads = {"manual": (manual or manual_grads)(*args, **kwargs)}
     for name in methods or METHODS:
         if name not in skipped:
-            grads[name] = METHODS[name](cell, params, xs, targets, loss, carry0, window=window,
-                                        anchor=anchor)
+            grads[name] = METHODS[name](*args, **kwargs)
     return grads, skipped
+
+
+def non_differentiable(problem: Problem):
+    """Bool pytree like the params: entries whose finite difference straddles a ReLU kink
+    (``jaxrnn.grad.kinks``), or None for a smooth cell."""
+    valid = None
+    if problem.lengths is not None:
+        valid = jnp.arange(problem.xs.shape[0])[:, None] < problem.lengths[None, :]
+    resets = problem.resets
+    if resets is not None and resets.ndim == 1 and problem.xs.ndim > 1 + (
+            not jnp.issubdtype(problem.xs.dtype, jnp.integer)):
+        resets = jnp.broadcast_to(resets[:, None], problem.xs.shape[:2])
+    return kink_entries(problem.cell, problem.params, problem.xs, problem.carry0, FD_EPS,
+                        valid=valid, resets=resets)
 
 
 def _leaves_with_paths(tree):
@@ -170,9 +230,12 @@ def _leaves_with_paths(tree):
     return [("/".join(str(getattr(k, "key", k)) for k in path), leaf) for path, leaf in flat]
 
 
-def compare(grads: dict, dtype: str = "float64", reference: str = "manual") -> list:
+def compare(grads: dict, dtype: str = "float64", reference: str = "manual",
+            exclude: dict | None = None) -> list:
     """Rows ``{method, param, max_abs, rel, ref_max, tol, ok}`` of every method against the
-    reference, leaf by leaf (errors computed in float64 numpy)."""
+    reference, leaf by leaf (errors computed in float64 numpy). ``exclude``: {method: bool
+    pytree like the grads}; True entries are left out of that method's errors, and its rows
+    get ``excluded``, their count."""
     ref = [(p, np.asarray(g, np.float64)) for p, g in _leaves_with_paths(grads[reference])]
     scale = max(float(np.max(np.abs(g), initial=0.0)) for _, g in ref)
     rows = []
@@ -184,13 +247,18 @@ def compare(grads: dict, dtype: str = "float64", reference: str = "manual") -> l
         if [p for p, _ in leaves] != [p for p, _ in ref]:
             raise ValueError(f"method {method!r} returned leaves {[p for p, _ in leaves]}; "
                              f"the reference has {[p for p, _ in ref]} (same pytree needed)")
-        for (path, g_ref), (_, g) in zip(ref, leaves):
-            max_abs = float(np.max(np.abs(np.asarray(g, np.float64) - g_ref), initial=0.0))
+        skip = [np.zeros(g.shape, bool) for _, g in ref]
+        if (exclude or {}).get(method) is not None:
+            skip = [np.asarray(s, bool) for _, s in _leaves_with_paths(exclude[method])]
+        for (path, g_ref), (_, g), out in zip(ref, leaves, skip):
+            diff = np.where(out, 0.0, np.abs(np.asarray(g, np.float64) - g_ref))
+            max_abs = float(np.max(diff, initial=0.0))
             ref_max = float(np.max(np.abs(g_ref), initial=0.0))
             denom = max(ref_max, REL_FLOOR * scale, np.finfo(np.float64).tiny)
             rel = max_abs / denom
             rows.append({"method": method, "param": path, "max_abs": max_abs, "rel": rel,
-                         "ref_max": ref_max, "tol": tol, "ok": bool(rel <= tol)})
+                         "ref_max": ref_max, "tol": tol, "ok": bool(rel <= tol),
+                         "excluded": int(out.sum())})
     return rows
 
 
@@ -202,6 +270,7 @@ class GradcheckReport:
     loss: float
     rows: list
     skipped: dict
+    non_differentiable: dict = dataclasses.field(default_factory=dict)  # {param: entries}
 
     @property
     def passed(self) -> bool:
@@ -219,23 +288,30 @@ class GradcheckReport:
 
     def to_dict(self) -> dict:
         return {"settings": self.settings, "loss": self.loss, "passed": self.passed,
-                "worst": self.worst(), "rows": self.rows, "skipped": self.skipped}
+                "worst": self.worst(), "rows": self.rows, "skipped": self.skipped,
+                "non_differentiable": self.non_differentiable}
 
 
 def gradcheck(cell="rnn", activation="tanh", loss="all_steps", *, window=None, anchor="start",
               hidden=4, steps=8, batch=3, inputs=3, outputs=2, dtype="float64", seed=0,
-              bias=True, random_carry=False, methods=None, manual=None,
-              corrupt=0.0) -> GradcheckReport:
+              bias=True, random_carry=False, lengths=None, resets=None, methods=None,
+              manual=None, corrupt=0.0) -> GradcheckReport:
     """Cross-validates the gradient of one random problem (``make_problem``'s arguments) by every
     applicable method (``methods``: names from ``METHODS``, default all) against the manual BPTT
     (or ``manual``, a function like ``manual_grads``), optionally ``corrupt``-ed.
 
-    Returns: a ``GradcheckReport``; ``.passed`` is False when any leaf exceeds its tolerance.
+    Returns: a ``GradcheckReport``; ``.passed`` is False when any leaf exceeds its tolerance;
+    ``.non_differentiable`` counts, per leaf, the entries at a ReLU kink that finite
+    differences skipped; the drawn lengths and resets are in ``.settings``.
     """
     settings = dict(cell=cell, activation=activation, loss=loss, window=window, anchor=anchor,
                     hidden=hidden, steps=steps, batch=batch, inputs=inputs, outputs=outputs,
-                    dtype=dtype, seed=seed, bias=bias, random_carry=random_carry)
+                    dtype=dtype, seed=seed, bias=bias, random_carry=random_carry,
+                    lengths=lengths, resets=resets)
     problem = make_problem(**settings)
+    for name in ("lengths", "resets"):
+        value = getattr(problem, name)
+        settings[name] = None if value is None else np.asarray(value).astype(int).tolist()
     if corrupt:
         base = manual or manual_grads
 
@@ -243,6 +319,17 @@ def gradcheck(cell="rnn", activation="tanh", loss="all_steps", *, window=None, a
             return corrupt_gradient(base(*args, **kwargs), corrupt)
 
         settings["corrupt"] = corrupt
+    return check_problem(problem, settings, methods, manual)
+
+
+def check_problem(problem: Problem, settings: dict, methods=None,
+                  manual=None) -> GradcheckReport:
+    """``gradcheck`` of a given problem (one of ``make_problem``'s, maybe edited: zeroed units,
+    a kink); settings: what the report shows, with at least ``dtype``."""
     grads, skipped = compute_gradients(problem, methods, manual)
-    value = manual_bptt(*problem[:6], window=window, anchor=anchor).loss
-    return GradcheckReport(settings, float(value), compare(grads, dtype), skipped)
+    value = manual_bptt(*problem[:6], window=problem.window, anchor=problem.anchor,
+                        **problem.flags()).loss
+    kinks = non_differentiable(problem) if "finite_diff" in grads else None
+    rows = compare(grads, settings["dtype"], exclude={"finite_diff": kinks})
+    counts = {r["param"]: r["excluded"] for r in rows if r["excluded"]}
+    return GradcheckReport(settings, float(value), rows, skipped, counts)

@@ -36,6 +36,18 @@ GRU (reset after the recurrent product; ``jaxrnn.cells.gru_step``)::
     dW_xn += δa_n x_t^T    db_xn += δa_n    dW_hn += δm h_{t-1}^T    db_hn += δm
     dW_xr += δa_r x_t^T    dW_hr += δa_r h_{t-1}^T    db_r += δa_r    (z likewise)
     δh_{t-1} = δh_t ⊙ z + W_hr^T δa_r + W_hz^T δa_z + W_hn^T δm
+
+Cho GRU (reset before the recurrent product; ``jaxrnn.cells.gru_cho_step``)::
+
+    r, z as above (biases b_r, b_z)               s = r ⊙ h_{t-1}
+    n = tanh(W_xn x_t + W_hn s + b_n)             h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}
+
+  backward, given δh_t::
+
+    δa_n = δh_t ⊙ (1 - z) ⊙ (1 - n²)    δs = W_hn^T δa_n    δr = δs ⊙ h_{t-1}
+    δa_r = δr ⊙ r(1-r)     δa_z = δh_t ⊙ (h_{t-1} - n) ⊙ z(1-z)
+    dW_xn += δa_n x_t^T    dW_hn += δa_n s^T    db_n += δa_n    (r, z as above)
+    δh_{t-1} = δh_t ⊙ z + δs ⊙ r + W_hr^T δa_r + W_hz^T δa_z
 """
 from __future__ import annotations
 
@@ -108,4 +120,28 @@ def gru_backward(params, cache, x, dh):
              "W_hn": dm.T @ h_prev, "b_hn": dm.sum(0)}
     dh_prev = (dh * z + da_r @ params["W_hr"] + da_z @ params["W_hz"]
                + dm @ params["W_hn"])
+    return grads, dh_prev
+
+
+def gru_cho_forward(params, h_prev, x):
+    """One Cho GRU step on a batch: ``(h_t, cache)``; x (B, D), h_prev (B, H)."""
+    r = jax.nn.sigmoid(_affine(params, "r", x, h_prev, params["b_r"]))
+    z = jax.nn.sigmoid(_affine(params, "z", x, h_prev, params["b_z"]))
+    s = r * h_prev  # (B, H)
+    n = jnp.tanh(_affine(params, "n", x, s, params["b_n"]))
+    h = (1.0 - z) * n + z * h_prev
+    return h, (h_prev, r, z, s, n)
+
+
+def gru_cho_backward(params, cache, x, dh):
+    """Backward of one Cho GRU step: ``(grads of the step, δh_{t-1})``; dh = δh_t (B, H)."""
+    h_prev, r, z, s, n = cache
+    da_n = dh * (1.0 - z) * (1.0 - n ** 2)
+    ds = da_n @ params["W_hn"]
+    da_r = ds * h_prev * r * (1.0 - r)
+    da_z = dh * (h_prev - n) * z * (1.0 - z)
+    grads = {"W_xr": da_r.T @ x, "W_hr": da_r.T @ h_prev, "b_r": da_r.sum(0),
+             "W_xz": da_z.T @ x, "W_hz": da_z.T @ h_prev, "b_z": da_z.sum(0),
+             "W_xn": da_n.T @ x, "W_hn": da_n.T @ s, "b_n": da_n.sum(0)}
+    dh_prev = dh * z + ds * r + da_r @ params["W_hr"] + da_z @ params["W_hz"]
     return grads, dh_prev

@@ -16,6 +16,10 @@ constant initial carry ``carry0``:
 ``finite_diff``    central differences in float64; untruncated losses only
 =================  =====================================================================
 
+Every method also takes ``lengths=`` (B,) / ``mask=`` (T, [B,]) and ``resets=`` (T, [B,]) as
+``unroll``: padded steps keep the carry and count for nothing in the loss, a reset puts the carry
+back to ``carry0`` (a constant) before its step, and windows count valid steps.
+
 Finite differences perturb the *values* of the params and see the whole forward function: a
 ``stop_gradient`` changes no value, so they cannot measure a truncated gradient.
 ``finite_diff`` therefore refuses any window that cuts something (ValueError), rather than
@@ -36,6 +40,7 @@ from jaxrnn.model import get_loss, sequence_loss
 from jaxrnn.unroll import window_cuts
 
 RTRL_MAX_HIDDEN = 64
+FD_EPS = 1e-5  # the central differences' step
 
 
 def _cut_flags(T: int, window, anchor) -> tuple:
@@ -50,29 +55,70 @@ def _is_batched(xs) -> bool:
     return xs.ndim == (2 if jnp.issubdtype(xs.dtype, jnp.integer) else 3)
 
 
+def _per_step(xs, flags):
+    """(T,) or (T, B) bools broadcast to xs's (T, [B]), or None."""
+    if flags is None:
+        return None
+    flags = jnp.asarray(flags, bool)
+    shape = xs.shape[:2] if _is_batched(xs) else xs.shape[:1]
+    return jnp.broadcast_to(flags.reshape(flags.shape + (1,) * (len(shape) - flags.ndim)), shape)
+
+
+def _valid_mask(xs, lengths, mask):
+    """(T, [B]) bool valid steps written out here (no ``unroll`` code), or None."""
+    if lengths is not None:
+        return jnp.arange(xs.shape[0])[:, None] < jnp.asarray(lengths)[None, :]
+    return _per_step(xs, mask)
+
+
+def _cuts(xs, window, anchor, valid):
+    """(T, [B]) bool cuts counted over each sequence's valid steps (``window_cuts``)."""
+    T = xs.shape[0]
+    shape = xs.shape[:2] if _is_batched(xs) else xs.shape[:1]
+    if window is None:
+        return jnp.zeros(shape, bool)
+    lengths = None if valid is None else valid.sum(0)
+    return jnp.broadcast_to(window_cuts(T, window, anchor, lengths), shape)
+
+
 @functools.partial(jax.jit, static_argnames=("cell", "loss", "window", "anchor"))
 def grad_autodiff_scan(cell, params, xs, targets, loss, carry0=None, *, window=None,
-                       anchor="start"):
+                       anchor="start", lengths=None, mask=None, resets=None):
     """``jax.grad`` of ``sequence_loss`` (``lax.scan`` with ``stop_gradient`` windows)."""
     def f(p):
-        return sequence_loss(cell, p, xs, targets, loss, carry0, window=window, anchor=anchor)[0]
+        return sequence_loss(cell, p, xs, targets, loss, carry0, window=window, anchor=anchor,
+                             lengths=lengths, mask=mask, resets=resets)[0]
 
     return jax.grad(f)(params)
 
 
-def loop_loss(cell, params, xs, targets, loss, carry0, cuts: tuple):
+def _pick(flag, a, b):
+    """Leafwise ``a`` where flag (() or (B,)) else ``b``."""
+    return jax.tree_util.tree_map(
+        lambda u, v: jnp.where(jnp.reshape(flag, jnp.shape(flag) + (1,)), u, v), a, b)
+
+
+def loop_loss(cell, params, xs, targets, loss, carry0, cuts, valid=None, resets=None):
     """The loss by a Python loop over ``cell.step``: ``stop_gradient`` on the carry before each
-    step t with ``cuts[t]``; xs (T, [B,] ...), carry0 [B,] (H,) (not None)."""
+    step t with ``cuts[t]``; xs (T, [B,] ...), carry0 [B,] (H,) (not None); cuts, valid (the
+    mask) and resets (T, [B]) bools (a tuple of T bools for cuts without masks)."""
     step, out = cell.step, readout
     if _is_batched(xs):
         step, out = jax.vmap(step, (None, 0, 0)), jax.vmap(out, (None, 0))
     carry, preds = carry0, []
-    for t, cut in enumerate(cuts):
-        if cut:
+    for t in range(xs.shape[0]):
+        if resets is not None:
+            carry = _pick(resets[t], carry0, carry)
+        if isinstance(cuts, tuple) and cuts[t]:
             carry = jax.tree_util.tree_map(lax.stop_gradient, carry)
-        carry, h = step(params["cell"], carry, xs[t])
+        elif not isinstance(cuts, tuple):
+            carry = _pick(cuts[t], jax.tree_util.tree_map(lax.stop_gradient, carry), carry)
+        new, h = step(params["cell"], carry, xs[t])
+        if valid is not None:
+            new, h = _pick(valid[t], new, carry), jnp.where(valid[t][..., None], h, 0.0)
+        carry = new
         preds.append(out(params["readout"], h))
-    return get_loss(loss)(jnp.stack(preds), targets)
+    return get_loss(loss)(jnp.stack(preds), targets, mask=valid)
 
 
 def _default_carry(cell, params, xs, carry0):
@@ -87,27 +133,32 @@ def _default_carry(cell, params, xs, carry0):
 
 @functools.partial(jax.jit, static_argnames=("cell", "loss", "window", "anchor"))
 def grad_autodiff_loop(cell, params, xs, targets, loss, carry0=None, *, window=None,
-                       anchor="start"):
+                       anchor="start", lengths=None, mask=None, resets=None):
     """``jax.grad`` through a Python-unrolled loop of ``Cell.step`` (see ``loop_loss``)."""
-    cuts = _cut_flags(xs.shape[0], window, anchor)
+    valid = _valid_mask(xs, lengths, mask)
+    cuts = _cut_flags(xs.shape[0], window, anchor) if valid is None else _cuts(
+        xs, window, anchor, valid)
     carry0 = _default_carry(cell, params, xs, carry0)
-    return jax.grad(loop_loss, argnums=1)(cell, params, xs, targets, loss, carry0, cuts)
+    return jax.grad(loop_loss, argnums=1)(cell, params, xs, targets, loss, carry0, cuts, valid,
+                                          _per_step(xs, resets))
 
 
 @functools.partial(jax.jit, static_argnames=("cell", "loss", "window", "anchor"))
-def grad_forward(cell, params, xs, targets, loss, carry0=None, *, window=None, anchor="start"):
+def grad_forward(cell, params, xs, targets, loss, carry0=None, *, window=None, anchor="start",
+                 lengths=None, mask=None, resets=None):
     """Forward mode: ``jax.jacfwd`` of the loss w.r.t. the flattened params (one JVP per entry)."""
     flat, unravel = ravel_pytree(params)
 
     def f(v):
         return sequence_loss(cell, unravel(v), xs, targets, loss, carry0, window=window,
-                             anchor=anchor)[0]
+                             anchor=anchor, lengths=lengths, mask=mask, resets=resets)[0]
 
     return unravel(jax.jacfwd(f)(flat))
 
 
 @functools.partial(jax.jit, static_argnames=("cell", "loss", "window", "anchor"))
-def grad_rtrl(cell, params, xs, targets, loss, carry0=None, *, window=None, anchor="start"):
+def grad_rtrl(cell, params, xs, targets, loss, carry0=None, *, window=None, anchor="start",
+              lengths=None, mask=None, resets=None):
     """Exact RTRL for the vanilla RNN: influence matrices carried forward in time.
 
     With ``a_t = W_xh x_t + W_hh h_{t-1} + b_h``, ``h_t = φ(a_t)``, the influence of a weight
@@ -120,6 +171,7 @@ def grad_rtrl(cell, params, xs, targets, loss, carry0=None, *, window=None, anch
     ``Σ_t Σ_i ∂L/∂h_{t,i} M_t[i, j, k]`` with the *direct* ``∂L/∂h_t`` (through ŷ_t only),
     taken, with the readout's gradient, by ``jax.grad`` of the loss of the readout of the states.
     φ' comes from ``jax.jvp`` of the activation. Batched inputs carry one M per sequence.
+    A reset zeroes M like a cut (carry0 is a constant); on a padded step h and M pass unchanged.
     """
     if cell.name != "rnn":
         raise ValueError(f"RTRL is implemented for the vanilla RNN only; got cell {cell.name!r}")
@@ -129,6 +181,11 @@ def grad_rtrl(cell, params, xs, targets, loss, carry0=None, *, window=None, anch
         raise ValueError(f"RTRL costs O(H^4) per step; H={H} > {RTRL_MAX_HIDDEN}: use a smaller "
                          f"--hidden for the rtrl method")
     batched = _is_batched(xs)
+    valid, resets = _valid_mask(xs, lengths, mask), _per_step(xs, resets)
+    T, ones = xs.shape[0], jnp.ones(xs.shape[:2] if batched else xs.shape[:1], bool)
+    valid_b = (ones if valid is None else valid).reshape(T, -1)  # (T, B)
+    reset_b = (~ones if resets is None else resets).reshape(T, -1)
+    zero_b = _cuts(xs, window, anchor, valid).reshape(T, -1) | reset_b  # where M restarts
     carry0 = _default_carry(cell, params, xs, carry0)
     dtype = carry0.dtype
     if jnp.issubdtype(xs.dtype, jnp.integer):
@@ -138,40 +195,43 @@ def grad_rtrl(cell, params, xs, targets, loss, carry0=None, *, window=None, anch
     act = ACTIVATIONS[cell.activation]
     b = p.get("b_h", jnp.zeros((H,), dtype))
 
-    def forward(h, x):
+    def forward(h, inp):
+        x, m, r = inp
+        h = jnp.where(r[:, None], carry0, h)
         a = x @ p["W_xh"].T + h @ p["W_hh"].T + b[None, :]  # (B, H)
         h_new, slope = jax.jvp(act, (a,), (jnp.ones_like(a),))
-        return h_new, (h, h_new, slope)
+        y = jnp.where(m[:, None], h_new, jnp.zeros_like(h_new))
+        return jnp.where(m[:, None], h_new, h), (h, y, slope)
 
-    _, (h_prev, hs, slopes) = lax.scan(forward, carry0, xs)  # (T, B, H) each
+    _, (h_prev, hs, slopes) = lax.scan(forward, carry0, (xs, valid_b, reset_b))  # (T, B, H)
 
     def loss_of_states(r, hs):
         preds = jnp.einsum("tbh,oh->tbo", hs, r["W_hy"])
         if "b_y" in r:
             preds = preds + r["b_y"][None, None, :]
-        return get_loss(loss)(preds if batched else preds[:, 0], targets)
+        return get_loss(loss)(preds if batched else preds[:, 0], targets, mask=valid)
 
     g_readout, dh_direct = jax.grad(loss_of_states, argnums=(0, 1))(params["readout"], hs)
     eye = jnp.eye(H, dtype=dtype)
     units = {"W_xh": xs, "W_hh": h_prev}
     if "b_h" in p:
         units["b_h"] = jnp.ones(hs.shape[:2] + (1,), dtype)
-    cuts = jnp.asarray(_cut_flags(xs.shape[0], window, anchor))
 
     def step(M, inp):
-        u, slope, dh, cut = inp
+        u, slope, dh, zero, valid_t = inp
         new, grads = {}, {}
         for name, m in M.items():
-            m = jnp.where(cut, jnp.zeros_like(m), m)  # (B, H, H, K)
-            m = jnp.einsum("il,bljk->bijk", p["W_hh"], m) + jnp.einsum("ij,bk->bijk", eye,
-                                                                       u[name])
-            new[name] = slope[:, :, None, None] * m
+            m = jnp.where(zero[:, None, None, None], jnp.zeros_like(m), m)  # (B, H, H, K)
+            m_t = jnp.einsum("il,bljk->bijk", p["W_hh"], m) + jnp.einsum("ij,bk->bijk", eye,
+                                                                         u[name])
+            m_t = slope[:, :, None, None] * m_t
+            new[name] = jnp.where(valid_t[:, None, None, None], m_t, m)
             grads[name] = jnp.einsum("bi,bijk->jk", dh, new[name])
         return new, grads
 
     B = hs.shape[1]
     M0 = {k: jnp.zeros((B, H, H, u.shape[-1]), dtype) for k, u in units.items()}
-    _, g = lax.scan(step, M0, (units, slopes, dh_direct, cuts))
+    _, g = lax.scan(step, M0, (units, slopes, dh_direct, zero_b, valid_b))
     g_cell = {k: v.sum(0) for k, v in g.items()}
     if "b_h" in g_cell:
         g_cell["b_h"] = g_cell["b_h"][:, 0]
@@ -179,7 +239,7 @@ def grad_rtrl(cell, params, xs, targets, loss, carry0=None, *, window=None, anch
 
 
 def grad_finite_diff(cell, params, xs, targets, loss, carry0=None, *, window=None,
-                     anchor="start", eps=1e-5):
+                     anchor="start", eps=FD_EPS, lengths=None, mask=None, resets=None):
     """Central differences ``(L(θ + ε e_i) - L(θ - ε e_i)) / 2ε`` in float64, for every entry.
 
     Params (and float inputs) are promoted to float64 (needs ``jax_enable_x64``); the result has
@@ -196,17 +256,18 @@ def grad_finite_diff(cell, params, xs, targets, loss, carry0=None, *, window=Non
         raise ValueError("finite differences need float64: enable jax_enable_x64 first")
     to64 = functools.partial(jax.tree_util.tree_map, lambda a: jnp.asarray(
         a, jnp.float64) if jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating) else a)
+    flags = dict(lengths=lengths, mask=mask, resets=resets)
     grads = _central_differences(cell, to64(params), to64(xs), to64(targets), loss,
-                                 to64(carry0), eps)
+                                 to64(carry0), eps, flags)
     return jax.tree_util.tree_map(lambda g, q: g.astype(q.dtype), grads, params)
 
 
 @functools.partial(jax.jit, static_argnames=("cell", "loss"))
-def _central_differences(cell, params, xs, targets, loss, carry0, eps):
+def _central_differences(cell, params, xs, targets, loss, carry0, eps, flags):
     flat, unravel = ravel_pytree(params)
 
     def f(v):
-        return sequence_loss(cell, unravel(v), xs, targets, loss, carry0)[0]
+        return sequence_loss(cell, unravel(v), xs, targets, loss, carry0, **flags)[0]
 
     steps = eps * jnp.eye(flat.size, dtype=flat.dtype)  # (P, P)
     return unravel((jax.vmap(f)(flat[None, :] + steps) - jax.vmap(f)(flat[None, :] - steps))
