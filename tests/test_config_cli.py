@@ -68,6 +68,14 @@ def test_train_step_changes_every_leaf_and_traces_once(key):
     step = jax.jit(chex.assert_max_traces(train.make_train_step(loss_fn, opt), n=1))
     state = opt.init(params)
     new, state, metrics = step(params, state, (xs, ys))
+    grads = jax.grad(lambda p: loss_fn(p, (xs, ys))[0])(params)
+    norm = np.sqrt(sum(np.sum(np.asarray(g, np.float64) ** 2)
+                       for g in jax.tree_util.tree_leaves(grads)))
+    np.testing.assert_allclose(metrics["grad_norm"], norm, rtol=1e-6)  # float32 params
+    tight = optim.make_optimizer("adam", 1e-2, clip="global_norm", clip_value=0.1)
+    clipped = jax.jit(train.make_train_step(loss_fn, tight))(params, tight.init(params), (xs, ys))
+    assert norm > 0.1  # clipping to 0.1 is active: a norm taken after clipping would read 0.1
+    np.testing.assert_allclose(clipped[2]["grad_norm"], norm, rtol=1e-6)
     for path, (a, b) in zip(jax.tree_util.tree_leaves_with_path(params),
                             zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(new))):
         assert not np.array_equal(a, b), f"{path} did not change"
