@@ -13,7 +13,7 @@ from jaxrnn import optim, train
 
 from jaxrnn.cli import main as cli
 
-from jaxrnn.io import config
+from jaxrnn.io import config, runs
 from jaxrnn.cells import get_cell
 from jaxrnn.model import init_model, sequence_loss
 
@@ -109,6 +109,14 @@ def test_demo_writes_its_run_directory(tmp_path):
         assert (out / name).exists(), name
     saved = json.loads((out / "config.json").read_text())
     assert saved["config"]["steps"] == 30 and "jax" in saved["versions"]
+    losses = [float(r["train_loss"]) for r in runs.read_csv(out / "metrics.csv")]
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(losses) == 30 and summary["final_train_mse"] == losses[-1]
+    assert max(losses[-5:]) < 0.5 * losses[0], losses  # the loss falls
+    series = np.sin(np.linspace(0.0, 60.0, 600))  # the documented demo series, default split
+    truth = series[20 + int(0.8 * (600 - 20)):]  # next values of the test windows
+    zero_rmse = np.sqrt(np.mean(truth ** 2))
+    assert 0 < summary["test_rmse"] < 0.5 * zero_rmse
     assert cli.main(["demo", "--out", str(out)]) == 2  # refuses to overwrite a run
 
 
