@@ -44,8 +44,23 @@ def test_restore_refuses_another_model(tmp_path, key):
     other["params"]["layers"][0]["W"] = jnp.zeros((4, 2))
     other["params"]["extra"] = jnp.zeros(2)
     with pytest.raises(ValueError, match=r"missing params/extra.*params/layers/0/W: "
-                                         r"float\d+\[3, 2\] where the model has float\d+\[4, 2\]"):
+                                         r"float64\[3, 2\] where the model has float64\[4, 2\]"):
         checkpoint.restore(other, arrays)
+
+
+def test_float32_checkpoint_is_refused_by_a_float64_model(tmp_path, key):
+    """``restore`` documents a refusal on another dtype (no silent cast): every float leaf of a
+    float32 save is named with both dtypes when restored into the same tree in float64."""
+    tree = jax.tree_util.tree_map(lambda a: a.astype(jnp.float32)
+                                  if jnp.issubdtype(a.dtype, jnp.floating) else a, _tree(key))
+    arrays, _ = checkpoint.load(checkpoint.save(tmp_path / "x.ckpt", tree, {}))
+    template = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64)
+                                      if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)
+    with pytest.raises(ValueError, match=r"params/layers/0/W: float32\[3, 2\] where the model "
+                                         r"has float64\[3, 2\]"):
+        checkpoint.restore(template, arrays)
+    back = checkpoint.restore(tree, arrays)  # the same arrays restore into the float32 model
+    assert back["params"]["readout"]["b"].dtype == jnp.float32
 
 
 def test_check_meta_and_unreadable_files(tmp_path):
@@ -149,6 +164,9 @@ def test_resume_refuses_another_vocabulary_or_config(tmp_path):
     path.write_text(TEXT)
     with pytest.raises(ValueError, match="refused.*hidden: checkpoint has 6, this run has 7"):
         char.main(override(cfg, {"hidden": 7}), out, resume=True, quiet=True)
+    with pytest.raises(ValueError, match="refused.*dtype: checkpoint has 'float32', this run has "
+                                         "'float64'"):
+        char.main(override(cfg, {"dtype": "float64"}), out, resume=True, quiet=True)
     with pytest.raises(FileExistsError, match="--resume"):
         char.main(cfg, out, quiet=True)
     with pytest.raises(FileNotFoundError, match="nothing to resume"):

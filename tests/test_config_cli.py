@@ -13,7 +13,7 @@ from jaxrnn import optim, train
 
 from jaxrnn.cli import main as cli
 
-from jaxrnn.io import config
+from jaxrnn.io import config, runs
 from jaxrnn.cells import get_cell
 from jaxrnn.model import init_model, sequence_loss
 
@@ -68,6 +68,14 @@ def test_train_step_changes_every_leaf_and_traces_once(key):
     step = jax.jit(chex.assert_max_traces(train.make_train_step(loss_fn, opt), n=1))
     state = opt.init(params)
     new, state, metrics = step(params, state, (xs, ys))
+    grads = jax.grad(lambda p: loss_fn(p, (xs, ys))[0])(params)
+    norm = np.sqrt(sum(np.sum(np.asarray(g, np.float64) ** 2)
+                       for g in jax.tree_util.tree_leaves(grads)))
+    np.testing.assert_allclose(metrics["grad_norm"], norm, rtol=1e-6)  # float32 params
+    tight = optim.make_optimizer("adam", 1e-2, clip="global_norm", clip_value=0.1)
+    clipped = jax.jit(train.make_train_step(loss_fn, tight))(params, tight.init(params), (xs, ys))
+    assert norm > 0.1  # clipping to 0.1 is active: a norm taken after clipping would read 0.1
+    np.testing.assert_allclose(clipped[2]["grad_norm"], norm, rtol=1e-6)
     for path, (a, b) in zip(jax.tree_util.tree_leaves_with_path(params),
                             zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(new))):
         assert not np.array_equal(a, b), f"{path} did not change"
@@ -101,6 +109,14 @@ def test_demo_writes_its_run_directory(tmp_path):
         assert (out / name).exists(), name
     saved = json.loads((out / "config.json").read_text())
     assert saved["config"]["steps"] == 30 and "jax" in saved["versions"]
+    losses = [float(r["train_loss"]) for r in runs.read_csv(out / "metrics.csv")]
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(losses) == 30 and summary["final_train_mse"] == losses[-1]
+    assert max(losses[-5:]) < 0.5 * losses[0], losses  # the loss falls
+    series = np.sin(np.linspace(0.0, 60.0, 600))  # the documented demo series, default split
+    truth = series[20 + int(0.8 * (600 - 20)):]  # next values of the test windows
+    zero_rmse = np.sqrt(np.mean(truth ** 2))
+    assert 0 < summary["test_rmse"] < 0.5 * zero_rmse
     assert cli.main(["demo", "--out", str(out)]) == 2  # refuses to overwrite a run
 
 

@@ -64,7 +64,10 @@ def test_vanished_hidden_gradients_keep_their_size_in_float32():
         want.append(np.linalg.norm(dh))
     want = np.array(want[::-1])
     assert want[0] < 1e-22  # the case: squares underflow float32
-    np.testing.assert_allclose(got, want, rtol=1e-3)
+    # float32 forward and 10 backward steps, each a few roundings of float32's unit roundoff
+    # (6e-8) in (1 - h^2), the 3-term products with W_hh and the norm: 10 x 3 x 6e-8 ~ 2e-6
+    # bounds it (measured 3.2e-7). A norm that loses its scale is off by orders of magnitude.
+    np.testing.assert_allclose(got, want, rtol=2e-6)
 
 
 @pytest.mark.parametrize("cell,loss,window,anchor", [

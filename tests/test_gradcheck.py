@@ -10,7 +10,7 @@ import os
 import jax
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from jaxrnn.cli import main as cli
@@ -20,7 +20,6 @@ from jaxrnn.grad.methods import grad_finite_diff, grad_rtrl
 from jaxrnn.model import LOSSES
 from reference_bptt import reference_bptt
 
-NO_SHRINK = [Phase.explicit, Phase.reuse, Phase.generate]  # each example compiles: no shrinking
 @pytest.fixture(autouse=True)
 def no_persistent_cache(monkeypatch):
     """cli.main turns on XLA's persistent cache unless told not to: keep tests side-effect free."""
@@ -55,8 +54,6 @@ def check_all_methods(cell, activation, loss, window, anchor, **shape):
     assert max(r["rel"] for r in rows) < 1e-12
 
 
-@settings(max_examples=1, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-          phases=NO_SHRINK)
 @given(data=st.data())
 @pytest.mark.parametrize("cell,activation", VARIANTS)
 def test_methods_agree_on_random_problems(cell, activation, data):

@@ -42,6 +42,23 @@ def test_cross_entropy_matches_numpy():
     np.testing.assert_allclose(losses.nats_to_bits(np.log(2.0)), 1.0)
 
 
+def test_masked_cross_entropy_sum_and_a_fully_masked_batch():
+    rng = np.random.default_rng(2)
+    logits, labels = rng.normal(size=(T, B, V)), rng.integers(0, V, size=(T, B))
+    nll = -np.take_along_axis(np_log_softmax(logits), labels[..., None], -1)[..., 0]
+    z, c = jnp.asarray(logits), jnp.asarray(labels)
+    mask = np.arange(T)[:, None] < np.array([T, 2, 4])[None]
+    np.testing.assert_allclose(losses.softmax_cross_entropy(z, c, reduce="sum",
+                                                            mask=jnp.asarray(mask)),
+                               nll[mask].sum(), rtol=1e-13)
+    none = jnp.zeros((T, B), bool)
+    for reduce in ("sum", "mean"):
+        value, grad = jax.value_and_grad(
+            lambda q: losses.softmax_cross_entropy(q, c, reduce=reduce, mask=none))(z)
+        assert float(value) == 0.0, reduce  # no step counts: not nan (0/0), not the unmasked loss
+        assert np.array_equal(np.asarray(grad), np.zeros((T, B, V))), reduce
+
+
 def test_loss_shape_errors():
     with pytest.raises(ValueError, match="target shape"):
         get_loss("last")(jnp.zeros((T, B, O)), jnp.zeros((B + 1, O)))

@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 
 import char_reference as ref
-from char_common import tiny, write_text
+from char_common import TEXT, tiny, write_text
 from jaxrnn.cli import main as cli
+from jaxrnn.io import checkpoint
+from jaxrnn.tasks.char.loop import ckpt_path
 from jaxrnn.tasks.char.model import ModelSpec, init_params
 from jaxrnn.data.text import build_vocab
 from jaxrnn.tasks.char.sample import choose, sample_ids, sample_text
@@ -78,6 +80,54 @@ def test_sample_cli(tmp_path, capsys):
     greedy = capsys.readouterr().out
     assert greedy.startswith("Speak") and len(greedy[:-1]) == 35
     assert cli.main(args + ["--temperature", "0.8", "--top-k", "3"]) == 0
+    drawn = capsys.readouterr().out[:-1]
+    vocab = build_vocab(write_text(tmp_path).read_text())
+    assert drawn.startswith("Speak") and len(drawn) == 35 and set(drawn) <= set(vocab.chars)
     assert cli.main(args[:5] + ["--prime", "QX"]) == 2
     assert "outside the model's vocabulary: 'Q' (U+0051), 'X' (U+0058)" in capsys.readouterr().err
     assert cli.main(["sample", "--run", str(tmp_path / "nothing")]) == 2
+
+
+def _controlled(run, path, bias):
+    """Writes to ``path`` the run's latest checkpoint with readout W_hy = 0 and b_y = ``bias``:
+    the next-character distribution is softmax(bias) whatever the state."""
+    arrays, meta = checkpoint.load(ckpt_path(run, "latest"))
+    w = arrays["state/params/readout/W_hy"]
+    arrays["state/params/readout/W_hy"] = np.zeros_like(w)
+    arrays["state/params/readout/b_y"] = np.asarray(bias, w.dtype)
+    checkpoint.save(path, arrays, meta)
+
+
+def test_sample_cli_top_k_and_checkpoint_choice(tmp_path, capsys):
+    run = char.main(tiny(write_text(tmp_path)), tmp_path / "run", quiet=True)
+    chars = build_vocab(TEXT).chars
+    top = [chars.index(c) for c in "aeo"]
+    bias = np.zeros(len(chars))
+    bias[top] = 1.0  # the three most likely; the rest keep about 3/4 of the mass
+    _controlled(run, tmp_path / "controlled.ckpt", bias)
+    args = ["sample", "--run", str(run), "--prime", "S", "--length", "300", "--seed", "1",
+            "--checkpoint", str(tmp_path / "controlled.ckpt")]
+    capsys.readouterr()
+    assert cli.main(args + ["--top-k", "3"]) == 0
+    assert set(capsys.readouterr().out[1:-1]) == set("aeo")
+    assert cli.main(args) == 0  # without top-k the other characters are drawn too
+    assert len(set(capsys.readouterr().out[1:-1]) - set("aeo")) > 5
+    for which, char_ in (("best", "k"), ("latest", "m")):
+        bias = np.zeros(len(chars))
+        bias[chars.index(char_)] = 5.0
+        _controlled(run, ckpt_path(run, which), bias)
+    for which, char_ in (("best", "k"), ("latest", "m")):
+        assert cli.main(["sample", "--run", str(run), "--prime", "S", "--length", "7",
+                         "--argmax", "--checkpoint", which]) == 0
+        assert capsys.readouterr().out == "S" + char_ * 7 + "\n", which
+
+
+def test_sample_cli_refuses_a_checkpoint_of_another_dtype(tmp_path, capsys):
+    """The run is float32; a float64 copy of its checkpoint (a dtype change) is refused."""
+    run = char.main(tiny(write_text(tmp_path)), tmp_path / "run", quiet=True)
+    arrays, meta = checkpoint.load(ckpt_path(run, "latest"))
+    wide = {k: v.astype(np.float64) if v.dtype == np.float32 else v for k, v in arrays.items()}
+    checkpoint.save(tmp_path / "wide.ckpt", wide, meta)
+    capsys.readouterr()
+    assert cli.main(["sample", "--run", str(run), "--checkpoint", str(tmp_path / "wide.ckpt")]) == 2
+    assert "float64[8, 8] where the model has float32[8, 8]" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """Sine data, baselines and closed-loop forecasting against direct numpy constructions."""
 import sys
+import types
 
 import jax.numpy as jnp
 import numpy as np
@@ -165,6 +166,59 @@ def test_real_series_missing_extra_names_the_install(monkeypatch):
         real.load("sunspots")
     with pytest.raises(ValueError, match="unknown real series"):
         real.load("rainfall")
+
+
+class _Column:
+    """Stands in for the pandas Series the loader reads: records the calls it gets."""
+
+    def __init__(self, values, calls):
+        self.values, self.calls = np.asarray(values), calls
+
+    def to_numpy(self, dtype=None):
+        self.calls.append(("to_numpy", dtype))
+        return self.values.astype(dtype)
+
+    def resample(self, rule):
+        self.calls.append(("resample", rule))
+        return self
+
+    def mean(self):
+        self.calls.append(("mean",))
+        return self
+
+    def interpolate(self, method):
+        self.calls.append(("interpolate", method))
+        return _Column(self.values[::-1], self.calls)  # reversed: the loader must use this one
+
+
+def _fake_statsmodels(monkeypatch, sunspots, co2):
+    calls = []
+    table = {"sunspots": ("SUNACTIVITY", sunspots), "co2": ("co2", co2)}
+    datasets = types.ModuleType("statsmodels.datasets")
+    for name, (column, values) in table.items():
+        frame = types.SimpleNamespace(data={column: _Column(values, calls)})
+        setattr(datasets, name, types.SimpleNamespace(load_pandas=lambda frame=frame: frame))
+    package = types.ModuleType("statsmodels")
+    package.datasets = datasets
+    monkeypatch.setitem(sys.modules, "statsmodels", package)
+    monkeypatch.setitem(sys.modules, "statsmodels.datasets", datasets)
+    return calls
+
+
+def test_real_series_loader_code_path_on_a_made_series(monkeypatch):
+    calls = _fake_statsmodels(monkeypatch, [5, 11.5, 16], [315.0, 316.25, 317.5, 318.0])
+    s = real.load("sunspots")
+    assert s.dtype == np.float64 and s.shape == (3, 1)
+    np.testing.assert_array_equal(s[:, 0], [5.0, 11.5, 16.0])
+    assert calls == [("to_numpy", np.float64)]
+    co2 = real.load("co2")
+    assert co2.dtype == np.float64 and co2.shape == (4, 1)
+    np.testing.assert_array_equal(co2[:, 0], [318.0, 317.5, 316.25, 315.0])
+    assert calls[1:] == [("resample", "MS"), ("mean",), ("interpolate", "linear"),
+                         ("to_numpy", np.float64)]
+    _fake_statsmodels(monkeypatch, [1.0, np.nan], [1.0])
+    with pytest.raises(ValueError, match="series 'sunspots' has missing values after loading"):
+        real.load("sunspots")
 
 
 def test_real_series_load_when_installed():

@@ -240,6 +240,14 @@ def test_main_writes_a_complete_run_directory_and_redraws(reproduced):
     assert set(summary["rmse"]) == {"model", "zero", "last_value", "linear_ar",
                                     "published_loop_replay"}
     assert summary["compile_s"] > 0 and summary["train_s"] > 0
+    rows = runs.read_csv(out / "predictions.csv")
+    index = np.array([int(r["index"]) for r in rows])
+    truth = np.sin(np.linspace(0.0, TINY_VIDHYA.x_stop, TINY_VIDHYA.n_points))[index]
+    np.testing.assert_allclose([r["truth"] for r in rows], truth, rtol=1e-12, atol=1e-15)
+    model = np.array([r["model"] for r in rows])
+    np.testing.assert_allclose(summary["rmse"]["model"], np.sqrt(np.mean((model - truth) ** 2)),
+                               rtol=1e-12)
+    np.testing.assert_allclose(summary["rmse"]["zero"], np.sqrt(np.mean(truth ** 2)), rtol=1e-12)
     config = json.loads((out / "config.json").read_text())
     assert config["config"]["epochs"] == 3 and "jax" in config["versions"]
     metrics = (out / "metrics.csv").read_text().splitlines()

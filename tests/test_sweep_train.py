@@ -63,22 +63,40 @@ def test_traced_cuts_equal_window_cuts():
         assert not traced_cuts(T_, 0).any()
 
 
+def _run_updates(opt, params, grads_seq):
+    """Every update of ``opt`` over the gradients ``grads_seq`` (a list), params moving."""
+    state, out = opt.init(params), []
+    for grads in grads_seq:
+        updates, state = opt.update(grads, state, params)
+        params = jax.tree_util.tree_map(lambda p, u: p + u, params, updates)
+        out.append(updates)
+    return out
+
+
 def test_traced_clip_and_lr_equal_make_optimizer():
+    """Over four steps, so Adam's step count (bias correction), AdaGrad's accumulator and
+    RMSProp's average must advance the same way with a traced lr and clip value."""
     params = {"a": jnp.array([0.5, -2.0, 3.0]), "b": jnp.array([[1.0, -1.0]])}
-    grads = {"a": jnp.array([4.0, -0.1, 0.3]), "b": jnp.array([[-3.0, 2.0]])}
+    grads_seq = [{"a": jnp.array([4.0, -0.1, 0.3]), "b": jnp.array([[-3.0, 2.0]])},
+                 {"a": jnp.array([-1.0, 0.7, 0.2]), "b": jnp.array([[0.5, 2.5]])},
+                 {"a": jnp.array([0.1, 0.1, -5.0]), "b": jnp.array([[1.0, -0.2]])},
+                 {"a": jnp.array([2.0, -3.0, 0.4]), "b": jnp.array([[0.0, 0.3]])}]
     clips = ("none", "value", "global_norm")
     for name in ("sgd", "adagrad", "adam", "rmsprop"):
         @jax.jit
         def traced(lr, cv, name=name):
             opts = [make_optimizer(name, lr, clip=clip, clip_value=cv) for clip in clips]
-            return [opt.update(grads, opt.init(params), params)[0] for opt in opts]
+            return [_run_updates(opt, params, grads_seq) for opt in opts]
 
         got = traced(jnp.float64(0.1), jnp.float64(1.5))
-        for clip, g in zip(clips, got):
+        for clip, steps in zip(clips, got):
             ref = make_optimizer(name, 0.1, clip=clip, clip_value=None if clip == "none" else 1.5)
-            want = ref.update(grads, ref.init(params), params)[0]
-            for leaf in params:
-                np.testing.assert_allclose(g[leaf], want[leaf], rtol=1e-14, err_msg=name + clip)
+            want = _run_updates(ref, params, grads_seq)
+            assert not np.allclose(want[0]["a"], want[-1]["a"])  # the updates do move
+            for t, (g, w) in enumerate(zip(steps, want)):
+                for leaf in params:
+                    np.testing.assert_allclose(g[leaf], w[leaf], rtol=1e-14,
+                                               err_msg=f"{name} {clip} step {t}")
 
 
 def test_gradient_bias_and_carry_grad_norms():

@@ -124,18 +124,26 @@ def test_stack_feeds_each_layer_the_previous_outputs():
 
 
 def test_stack_dropout_between_layers_only():
-    cell = cells.get_cell("rnn")
-    pa = random_params(("rnn", "tanh"), jax.random.PRNGKey(1))
-    pb = random_params(("rnn", "tanh"), jax.random.PRNGKey(2), D=H)
-    xs = inputs(jax.random.PRNGKey(3))
+    """Properties, not the library's key recipe. Identity layers (ReLU, W_xh = I, W_hh = 0) on
+    positive inputs make each layer's output its input, so ys / xs shows every dropout applied:
+    one mask between the two layers gives ratios in {0, 1/(1-p)} at keep rate 1-p; a mask on
+    the input or on the last output as well would give 1/(1-p)^2 or a keep rate of (1-p)^2."""
+    cell, p, shape = cells.get_cell("rnn", "relu"), 0.3, (60, 20, H)
+    ident = {"W_xh": jnp.eye(H), "W_hh": jnp.zeros((H, H)), "b_h": jnp.zeros(H)}
+    xs = 0.5 + jax.random.uniform(jax.random.PRNGKey(3), shape, jnp.float64)
     key = jax.random.PRNGKey(4)
-    ys, _ = unroll_stack(cell, [pa, pb], xs, dropout=0.5, key=key)
-    ya, _ = unroll(cell, pa, xs)
-    keep = jax.random.bernoulli(jax.random.split(key, 2)[1], 0.5, ya.shape)
-    want, _ = unroll(cell, pb, jnp.where(keep, 2.0 * ya, 0.0))
-    np.testing.assert_allclose(ys, want, **TOL)
+    ys, _ = unroll_stack(cell, [ident, ident], xs, dropout=p, key=key)
+    ratio = np.asarray(ys) / np.asarray(xs)
+    kept = ratio != 0
+    np.testing.assert_allclose(ratio[kept], 1.0 / (1.0 - p), rtol=1e-14)
+    np.testing.assert_allclose(kept.mean(), 1.0 - p, atol=0.02)  # 4800 draws: sd 0.0066
+    again, _ = unroll_stack(cell, [ident, ident], xs, dropout=p, key=key)
+    other, _ = unroll_stack(cell, [ident, ident], xs, dropout=p, key=jax.random.PRNGKey(5))
+    assert np.array_equal(again, ys) and not np.array_equal(other, ys)
+    one, _ = unroll_stack(cell, [ident], xs, dropout=p, key=key)  # one layer: nothing between
+    np.testing.assert_array_equal(one, xs)
     with pytest.raises(ValueError, match="needs a PRNG key"):
-        unroll_stack(cell, [pa, pb], xs, dropout=0.5)
+        unroll_stack(cell, [ident, ident], xs, dropout=0.5)
 
 
 @pytest.mark.parametrize("name,act", CASES)
