@@ -66,3 +66,13 @@ def test_fused_backward_accepts_window_at_least_T(window):
         np.testing.assert_allclose(fused[k], full[k], rtol=1e-12, atol=1e-15)
     with pytest.raises(ValueError, match="window"):
         unroll(get_cell("rnn"), p.params["cell"], p.xs, backward="fused", window=4)
+
+
+def test_rtrl_window_cuts_are_per_step_when_T_equals_B():
+    """Regression: the (T,) cut flags were broadcast against (T, B) along the batch axis when
+    T == B, so RTRL cut the wrong steps (found by the derandomized hypothesis profile)."""
+    from jaxrnn.grad.gradcheck import gradcheck
+
+    report = gradcheck("rnn", "relu", "last_half_sum", window=2, anchor="start", steps=3,
+                       batch=3, hidden=3, bias=False, seed=49)
+    assert report.worst()["rtrl"]["ok"], report.worst()["rtrl"]

@@ -78,7 +78,8 @@ def _cuts(xs, window, anchor, valid):
     if window is None:
         return jnp.zeros(shape, bool)
     lengths = None if valid is None else valid.sum(0)
-    return jnp.broadcast_to(window_cuts(T, window, anchor, lengths), shape)
+    cuts = window_cuts(T, window, anchor, lengths)  # (T,) or (T, B)
+    return jnp.broadcast_to(cuts.reshape((T,) + (1,) * (len(shape) - cuts.ndim)), shape)
 
 
 @functools.partial(jax.jit, static_argnames=("cell", "loss", "window", "anchor"))
