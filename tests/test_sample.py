@@ -131,3 +131,21 @@ def test_sample_cli_refuses_a_checkpoint_of_another_dtype(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["sample", "--run", str(run), "--checkpoint", str(tmp_path / "wide.ckpt")]) == 2
     assert "float64[8, 8] where the model has float32[8, 8]" in capsys.readouterr().err
+
+
+def test_sample_reads_a_run_saved_before_the_seq_len_rename_silently(tmp_path, capsys):
+    """A run whose config.json says ``window`` samples the same text, with no rename message
+    (the user passed no --window)."""
+    import json
+
+    out = char.main(tiny(write_text(tmp_path)), tmp_path / "run", quiet=True)
+    args = ["sample", "--run", str(out), "--prime", "Speak", "--length", "20", "--argmax"]
+    capsys.readouterr()
+    assert cli.main(args) == 0
+    new = capsys.readouterr().out
+    saved = json.loads((out / "config.json").read_text())
+    saved["config"]["window"] = saved["config"].pop("seq_len")
+    (out / "config.json").write_text(json.dumps(saved))
+    assert cli.main(args) == 0
+    got = capsys.readouterr()
+    assert got.out == new and "is now 'seq_len'" not in got.err

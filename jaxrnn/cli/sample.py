@@ -14,7 +14,7 @@ import jax
 
 from jaxrnn.io import checkpoint, runs
 from jaxrnn.tasks.char.model import init_params
-from jaxrnn.io.config import override
+from jaxrnn.io.config import override, upgrade_saved
 from jaxrnn.data.text import Vocab
 from jaxrnn.tasks.char.sample import sample_text
 from jaxrnn.tasks.char import main as char
@@ -45,7 +45,8 @@ def load_model(run_dir, which: str = "best"):
     if not (run_dir / "config.json").is_file() or not (run_dir / "vocab.json").is_file():
         raise FileNotFoundError(f"{str(run_dir)!r} is not a `jaxrnn char` run directory (no "
                                 f"config.json / vocab.json)")
-    cfg = override(char.Config(), _field(run_dir / "config.json", "config"))
+    base = char.Config()  # a run saved before a field rename is read in today's names
+    cfg = override(base, upgrade_saved(base, _field(run_dir / "config.json", "config")))
     vocab = Vocab(_field(run_dir / "vocab.json", "chars"))
     path = Path(which) if which not in ("best", "latest") else (
         run_dir / "checkpoints" / f"{which}.ckpt")

@@ -122,7 +122,7 @@ def windows_per_stream(n: int, batch: int, window: int, *, what: str = "training
         raise ValueError(
             f"the {what} ({n} characters) is shorter than one batch of windows: batch {batch} x "
             f"window {window} + 1 = {batch * window + 1} characters are needed; use a longer text "
-            f"or a smaller --batch/--window")
+            f"or a smaller --batch/--seq_len")
     return k
 
 
@@ -153,7 +153,7 @@ def random_windows(key, ids, batch: int, window: int):
     n = ids.shape[0]
     if n < window + 1:
         raise ValueError(f"the text ({n} characters) is shorter than one window of {window} + 1 "
-                         f"characters; use a longer text or a smaller --window")
+                         f"characters; use a longer text or a smaller --seq_len")
     starts = jax.random.randint(key, (batch,), 0, n - window)  # (B,)
     seg = ids[starts[:, None] + jnp.arange(window + 1)[None, :]]  # (B, T + 1)
     return seg[:, :-1].T, seg[:, 1:].T

@@ -51,12 +51,11 @@ def _parse(name, typ, value):
         if value is None or (isinstance(value, str) and value.lower() == "none"):
             if type(None) in args:
                 return None
-        errors = []
         for arg in (a for a in args if a is not type(None)):
             try:
                 return _parse(name, arg, value)
-            except (TypeError, ValueError) as e:
-                errors.append(str(e))
+            except (TypeError, ValueError):
+                pass
         raise TypeError(f"{name}: {value!r} fits none of {typ}")
     if origin is typing.Literal:
         choices = typing.get_args(typ)
@@ -179,10 +178,10 @@ def field_name(cfg, name: str) -> str:
 
 def upgrade_saved(cfg, saved: dict) -> dict:
     """A saved config dict (``config.json``, a checkpoint's meta) in ``cfg``'s current terms: old
-    field names mapped (``RENAMED``) and fields added since then at their defaults, so a run
+    field names mapped (``RENAMED``) and fields added since then taken from ``cfg``, so a run
     written by an older jaxrnn still compares equal to the same config today."""
     upgraded = {field_name(cfg, k): v for k, v in saved.items()}
-    return {**to_dict(type(cfg)()), **upgraded}
+    return {**to_dict(cfg), **upgraded}
 
 
 def override(cfg, changes: dict):
