@@ -158,3 +158,17 @@ def test_paths_name_themselves(text_file, tmp_path, capsys):
     (run / "vocab.json").write_text('{"chars": "ab"}')
     assert cli.main(["sample", "--run", str(run)]) == 2
     assert str(run / "config.json") in capsys.readouterr().err
+
+
+def test_ctrl_c_at_start_up_exits_130_even_if_the_caller_ignored_sigint(text_file, tmp_path,
+                                                                        monkeypatch, capsys):
+    """The command sets its own SIGINT handler at entry (a caller that ignores SIGINT, as one
+    earlier test process did, must not turn Ctrl-C into a finished run), and restores it."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _signal_once(monkeypatch, char, "make_run", signal.SIGINT)
+        assert cli.main(cli_args(text_file, tmp_path / "r")) == 130
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert "interrupted" in capsys.readouterr().err

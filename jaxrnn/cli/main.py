@@ -97,17 +97,22 @@ def main(argv=None) -> int:
     settings.enable_compilation_cache()
     keep_freed_memory()
     args, extra = parser.parse_known_args(argv)
-    previous = _on_sigterm(failures.raise_interrupted)
+    # Ctrl-C raises KeyboardInterrupt and SIGTERM Interrupted (both exit with one line), whatever
+    # handlers the calling process had installed; the training loops defer both per step.
+    previous = {signal.SIGINT: _on_signal(signal.SIGINT, signal.default_int_handler),
+                signal.SIGTERM: _on_signal(signal.SIGTERM, failures.raise_interrupted)}
     try:
         return _dispatch(parser, args, extra)
     finally:
-        _on_sigterm(previous)
+        for signum, handler in previous.items():
+            if handler is not None:
+                _on_signal(signum, handler)
 
 
-def _on_sigterm(handler):
-    """Installs ``handler`` for SIGTERM (main thread only); returns the previous one."""
+def _on_signal(signum, handler):
+    """Installs ``handler`` for ``signum`` (main thread only); returns the previous one."""
     try:
-        return signal.signal(signal.SIGTERM, handler)
+        return signal.signal(signum, handler)
     except ValueError:  # not the main thread
         return None
 
