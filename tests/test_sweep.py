@@ -12,7 +12,7 @@ import pytest
 from jaxrnn.cli import main as cli
 from jaxrnn.io import runs as runs_io
 from jaxrnn.sweep import runner as sweep
-from jaxrnn.sweep.spec import expand, group_programs, spec_from_dict
+from jaxrnn.sweep.spec import expand, group_programs, quick_spec, spec_from_dict
 from jaxrnn.sweep.contract import get_task
 from jaxrnn.tasks.sine import main as sine
 import sine_reference as ref
@@ -21,19 +21,24 @@ TINY = {"series": "sine", "n_points": 30, "x_stop": 15.0, "seq_len": 5, "hidden"
         "encoding": "value", "bias": True, "input_init": "normal(0.5)",
         "recurrent_init": "normal(0.4)", "readout_init": "normal(0.5)", "numpy_init_seed": -1,
         "loss": "all_steps", "optimizer": "sgd", "clip": "value", "batch_size": 1,
-        "shuffle": False, "epochs": 3, "dtype": "float64", "scan_unroll": 1}
+        "shuffle": False, "epochs": 300, "dtype": "float64", "scan_unroll": 1}
 SPEC = {"name": "tiny", "task": "sine", "preset": "vlasov", "base": TINY,
         "grid": {"activation": ["tanh", "sigmoid"], "learning_rate": [0.05, 0.2],
                  "bptt_window": [2, 0], "clip_value": [0.05, 10.0]},
-        "seeds": [0, 1]}
+        "seeds": [0, 1, 2], "quick": {"base": {"epochs": 3}, "seeds": [0, 1]}}
 
 
 @pytest.fixture(scope="module")
 def tiny_sweep(tmp_path_factory):
-    """The tiny sweep, stopped after its first program and resumed: (out, calls on resume)."""
-    out = tmp_path_factory.mktemp("sweep") / "tiny"
-    spec = spec_from_dict(SPEC)
-    sweep.run_sweep(spec, out, max_programs=1, log=None)
+    """The tiny sweep through the command, from a spec file with --quick (3 epochs, 2 seeds),
+    stopped by --max-programs 1 on --devices 1 and resumed with --resume: (out, spec, rows
+    after the stop, program files' mtimes after the stop, run counts of the resumed programs)."""
+    root = tmp_path_factory.mktemp("sweep")
+    out, path = root / "tiny", root / "tiny.json"
+    path.write_text(json.dumps(SPEC))
+    argv = ["sweep", str(path), "--quick", "--out", str(out)]
+    spec = quick_spec(spec_from_dict(SPEC))
+    assert cli.main(argv + ["--max-programs", "1", "--devices", "1"]) == 0
     first = runs_io.read_csv(out / "results.csv")
     programs = sorted((out / "programs").glob("*.npz"))
     stamp = {p: p.stat().st_mtime_ns for p in programs}
@@ -46,7 +51,7 @@ def tiny_sweep(tmp_path_factory):
 
     sweep.run_program = counting
     try:
-        sweep.run_sweep(spec, out, resume=True, log=None)
+        assert cli.main(argv + ["--resume"]) == 0
     finally:
         sweep.run_program = real
     return out, spec, first, stamp, calls
@@ -58,6 +63,10 @@ def test_resume_recomputes_only_unfinished_programs(tiny_sweep):
     assert len(groups) == 2  # activation changes the program; the rest is batched
     assert len(first) == 16 and {r["activation"] for r in first} == {"tanh"}
     assert calls == [16]  # the resumed sweep ran only the sigmoid program
+    configs = json.loads((out / "configs.json").read_text())
+    assert {(c["config"]["epochs"], c["config"]["seed"]) for c in configs} == {(3, 0), (3, 1)}
+    metas = [json.loads(p.read_text()) for p in stamp if p.suffix == ".json"]
+    assert len(metas) == 1 and metas[0]["devices"] == 1  # the stop kept the first program
     assert all(p.stat().st_mtime_ns == t for p, t in stamp.items())  # finished program untouched
     rows = runs_io.read_csv(out / "results.csv")
     assert [r["run"] for r in rows] == list(range(32))
@@ -73,8 +82,6 @@ def test_a_sweep_saved_before_the_rename_resumes_and_reports(tiny_sweep, tmp_pat
     """An old sweep directory keeps its programs in cells/: resumed without recomputing."""
     import shutil
 
-    from jaxrnn.sweep.report import write_report
-
     out, spec = tmp_path / "old", tiny_sweep[1]
     shutil.copytree(tiny_sweep[0], out)
     (out / "programs").rename(out / "cells")
@@ -82,7 +89,13 @@ def test_a_sweep_saved_before_the_rename_resumes_and_reports(tiny_sweep, tmp_pat
     sweep.run_sweep(spec, out, resume=True, log=None, report=False)
     assert not (out / "programs").exists()
     assert runs_io.read_csv(out / "results.csv") == runs_io.read_csv(tiny_sweep[0] / "results.csv")
-    assert "32 runs in 2 program(s)" in write_report(out).read_text()
+    (out / "summary.md").unlink()
+    assert cli.main(["sweep", "--report", str(out)]) == 0  # only redraws: nothing is trained
+    report = (out / "summary.md").read_text()
+    assert "32 runs in 2 program(s)" in report
+    tables = report.split("## Figures")[0].split("\n|", 1)[1]  # the same tables as the sweep's
+    assert tables == (tiny_sweep[0] / "summary.md").read_text().split("## Figures")[0].split(
+        "\n|", 1)[1]
 
 
 def test_a_spec_written_before_the_seq_len_rename_resumes(tiny_sweep, tmp_path):
@@ -162,6 +175,9 @@ SHARDED = textwrap.dedent("""
     from jaxrnn.sweep import runner as sweep
     from jaxrnn.sweep.spec import expand, group_programs, spec_from_dict
     from jaxrnn.sweep.contract import get_task
+    from jaxrnn.cli import main as cli
+    # before any computation: jax.distributed refuses to start once a backend is up
+    refused = cli.main(["sweep", "--task", "memory", "--distributed", "--out", sys.argv[3]])
     spec = spec_from_dict(json.loads(sys.argv[1]))
     g = group_programs(spec, expand(spec))[0]
     task = get_task("sine")
@@ -170,7 +186,8 @@ SHARDED = textwrap.dedent("""
     padded, tp = sweep.run_sharded(lambda x: {"y": 2.0 * x}, (np.arange(5.0),))
     np.savez(sys.argv[2], **{"4:" + k: v for k, v in sharded.items()},
              **{"1:" + k: v for k, v in single.items()})
-    print(json.dumps({"devices": [t4["devices"], t1["devices"], tp["devices"]],
+    print(json.dumps({"refused": refused,
+                      "devices": [t4["devices"], t1["devices"], tp["devices"]],
                       "padded": [t4["padded_to"], tp["padded_to"]],
                       "padded_y": padded["y"].tolist()}))
 """)
@@ -178,16 +195,25 @@ SHARDED = textwrap.dedent("""
 
 def test_sharded_equals_unsharded_and_runs_are_bitwise_reproducible(tiny_sweep, tmp_path):
     """In a subprocess with 4 host devices: the first program sharded 4 ways equals it on one
-    device; and that single-device run, in another process, repeats the sweep's bits."""
+    device; and that single-device run, in another process, repeats the sweep's bits. First,
+    in a fresh process (jax.distributed starts only before any computation), ``jaxrnn sweep
+    --distributed`` with no coordinator anywhere is refused (exit 2) with the fix named."""
     out, spec, *_ = tiny_sweep
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-           "JAX_PLATFORMS": "cpu", "JAX_ENABLE_X64": "1"}
+    env = {k: v for k, v in os.environ.items()
+           if k != "JAX_COORDINATOR_ADDRESS" and not k.startswith(("SLURM_", "OMPI_"))}
+    env.update({"XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+                "JAX_PLATFORMS": "cpu", "JAX_ENABLE_X64": "1"})
     path = tmp_path / "out.npz"
-    proc = subprocess.run([sys.executable, "-c", SHARDED, json.dumps(SPEC), str(path)],
+    proc = subprocess.run([sys.executable, "-c", SHARDED, json.dumps(spec.to_json()), str(path),
+                           str(tmp_path / "distributed")],
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     info = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert info == {"devices": [4, 1, 4], "padded": [16, 8], "padded_y": [0, 2, 4, 6, 8]}
+    assert info == {"refused": 2, "devices": [4, 1, 4], "padded": [16, 8],
+                    "padded_y": [0, 2, 4, 6, 8]}
+    assert "jaxrnn sweep: error: --distributed found no coordinator" in proc.stderr
+    assert "pass --coordinator HOST:PORT --num-processes N --process-id I" in proc.stderr
+    assert not (tmp_path / "distributed").exists()
     saved, meta = sweep.load_program(out, group_programs(spec, expand(spec))[0].pid)
     with np.load(path) as f:
         names = [k[2:] for k in f.files if k.startswith("4:")]
@@ -200,28 +226,3 @@ def test_sharded_equals_unsharded_and_runs_are_bitwise_reproducible(tiny_sweep, 
     assert len({c["config_hash"] for c in configs}) == 32
     versions = json.loads((out / "sweep.json").read_text())["versions"]
     assert {"jax", "jaxlib", "optax", "device_kind"} <= set(meta["versions"]) <= set(versions)
-
-
-def test_cli_memory_sweep_and_char_task(tmp_path, capsys):
-    """The command line runs a memory-task sweep; the char task trains and truncates."""
-    out = tmp_path / "mem"
-    argv = ["sweep", "--task", "memory", "--name", "mem", "--set", "T=4", "--set", "steps=4",
-            "--set", "log_every=2", "--set", "hidden=3", "--set", "n_val=8", "--set", "batch=4",
-            "--grid", "learning_rate=0.01,0.02", "--seeds", "0-1", "--out", str(out),
-            "--no-report"]
-    assert cli.main(argv) == 0
-    assert f"wrote {out}" in capsys.readouterr().out
-    rows = runs_io.read_csv(out / "results.csv")
-    assert len(rows) == 4 and all(np.isfinite(r["val_mse"]) for r in rows)
-    text = tmp_path / "t.txt"
-    text.write_text("to be or not to be, that is the question. " * 40)
-    spec = spec_from_dict({"task": "char", "base": {"text": str(text), "max_chars": 0,
-                                                    "seq_len": 6, "hidden": 4, "batch": 3,
-                                                    "steps": 4, "log_every": 2,
-                                                    "val_fraction": 0.2},
-                           "grid": {"bptt_window": [2, 0]}, "seeds": [0]})
-    sweep.run_sweep(spec, tmp_path / "char", log=None, report=False)
-    rows = runs_io.read_csv(tmp_path / "char" / "results.csv")
-    assert [r["bptt_window"] for r in rows] == [2, 0]
-    assert rows[1]["bias_cos_final"] == pytest.approx(1.0) and rows[0]["bias_rel_final"] > 0
-    assert all(0 < r["val_bpc"] < 10 for r in rows)

@@ -122,3 +122,26 @@ def test_aggregate_and_table():
     table = markdown_table(agg, ["lr"], "loss")
     assert table.splitlines()[0].startswith("| lr | seeds | diverged | loss mean")
     assert "| 0.2 | 4 | 1 | 3 |" in table
+
+
+def test_cli_devices_takes_the_first_n_and_refuses_more_than_visible(monkeypatch, tmp_path,
+                                                                   capsys):
+    """--devices N hands the runner the first N devices (0: None, all); N above the visible
+    count is refused with exit 2 (it would silently run on fewer)."""
+    import jax
+
+    from jaxrnn.sweep import runner
+
+    seen = []
+    monkeypatch.setattr(runner, "run_sweep", lambda spec, out, **kw: seen.append(kw["devices"]))
+    monkeypatch.setattr(jax, "devices", lambda *a: ["d0", "d1", "d2"])
+    argv = ["sweep", "--task", "memory", "--out", str(tmp_path / "x"), "--no-report"]
+    assert cli.main(argv + ["--devices", "2"]) == 0 and cli.main(argv) == 0
+    assert seen == [["d0", "d1"], None]
+    monkeypatch.undo()
+    capsys.readouterr()
+    n = len(jax.devices())
+    assert cli.main(argv + ["--devices", str(n + 1)]) == 2
+    assert f"--devices {n + 1}: only {n} device(s) are visible" in capsys.readouterr().err
+    assert cli.main(argv + ["--devices", "-1"]) == 2
+    assert "must be >= 0" in capsys.readouterr().err

@@ -87,6 +87,21 @@ def build_spec(args):
     return quick_spec(spec) if args.quick else spec
 
 
+def _initialize_distributed(args) -> None:
+    """``jax.distributed.initialize`` from the flags; a missing coordinator is named with the fix."""
+    import jax
+
+    try:
+        jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    except ValueError as e:
+        if args.coordinator:
+            raise
+        raise ValueError(f"--distributed found no coordinator ({e}): pass --coordinator "
+                         f"HOST:PORT --num-processes N --process-id I, set "
+                         f"JAX_COORDINATOR_ADDRESS, or run under Slurm, Open MPI, Kubernetes "
+                         f"or Cloud TPU") from e
+
+
 def run(args) -> int:
     """Runs the sweep (or redraws a report); exit status 0."""
     from jaxrnn.sweep.report import write_report
@@ -97,9 +112,7 @@ def run(args) -> int:
     if args.max_programs < 0 or args.devices < 0:
         raise ValueError("--max-programs and --devices must be >= 0")
     if args.distributed:
-        import jax
-
-        jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+        _initialize_distributed(args)
     elif args.coordinator or args.num_processes is not None or args.process_id is not None:
         raise ValueError("--coordinator, --num-processes and --process-id need --distributed")
     import jax
@@ -109,6 +122,10 @@ def run(args) -> int:
     spec = build_spec(args)
     if any(getattr(r.config, "dtype", "float32") == "float64" for r in expand(spec)):
         settings.enable_dtype("float64")  # the command's entry; the programs only check it
+    if args.devices > len(jax.devices()):
+        raise ValueError(f"--devices {args.devices}: only {len(jax.devices())} device(s) are "
+                         f"visible ({jax.devices()[0].platform}); pass at most that many, or 0 "
+                         f"for all")
     devices = jax.devices()[:args.devices] if args.devices else None
     out = args.out or f"runs/sweep-{spec.name}"
     run_sweep(spec, out, resume=args.resume, devices=devices, max_programs=args.max_programs,
