@@ -65,8 +65,8 @@ def test_resume_recomputes_only_unfinished_programs(tiny_sweep):
     assert calls == [16]  # the resumed sweep ran only the sigmoid program
     configs = json.loads((out / "configs.json").read_text())
     assert {(c["config"]["epochs"], c["config"]["seed"]) for c in configs} == {(3, 0), (3, 1)}
-    metas = [json.loads(p.read_text()) for p in stamp if p.suffix == ".json"]
-    assert len(metas) == 1 and metas[0]["devices"] == 1  # the stop kept the first program
+    assert len(stamp) == 1 and {r["program"] for r in first} == {groups[0].pid}
+    assert sweep.load_program(out, groups[0].pid)[1]["devices"] == 1  # run with --devices 1
     assert all(p.stat().st_mtime_ns == t for p, t in stamp.items())  # finished program untouched
     rows = runs_io.read_csv(out / "results.csv")
     assert [r["run"] for r in rows] == list(range(32))
