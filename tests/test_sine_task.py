@@ -195,11 +195,17 @@ def test_cli_refuses_bad_input_with_exit_2(argv, capsys, tmp_path, monkeypatch):
     assert not (tmp_path / "run").exists()  # refused before any run directory is made
 
 
-def test_main_two_channels_minibatch(tmp_path):
-    cfg = dataclasses.replace(PRESETS["sincos"], cell="rnn", n_points=80, x_stop=16.0, hidden=6,
-                              seq_len=6, scan_unroll=1, batch_size=8, epochs=4, log_every=4,
-                              eval_every=3, forecast_steps=6, forecast_starts=2)
-    out = sine.main(cfg, tmp_path / "sc", quiet=True, figures=False)
+def test_main_two_channels_minibatch(tmp_path, capsys):
+    """``jaxrnn sine`` through the command's entry point, overrides and flags included."""
+    out = tmp_path / "sc"
+    assert cli.main(["sine", "--preset", "sincos", "--out", str(out), "--quiet", "--no-figures",
+                     "--cell=rnn", "--n_points=80", "--x_stop=16.0", "--hidden=6", "--seq_len=6",
+                     "--scan_unroll=1", "--batch_size=8", "--epochs=4", "--log_every=4",
+                     "--eval_every=3", "--forecast_steps=6", "--forecast_starts=2"]) == 0
+    assert capsys.readouterr().out == ""  # --quiet
+    assert not list(out.glob("*.png"))  # --no-figures
+    saved = json.loads((out / "config.json").read_text())["config"]
+    assert (saved["cell"], saved["hidden"], saved["batch_size"]) == ("rnn", 6, 8)
     header = (out / "predictions.csv").read_text().splitlines()[0].split(",")
     assert {"truth_0", "truth_1", "model_0", "model_1", "linear_ar_1"} <= set(header)
     rows = runs.read_csv(out / "metrics.csv")
@@ -214,7 +220,6 @@ def reproduced(tmp_path_factory):
     """``jaxrnn reproduce`` with the sine section cut to a tiny vidhya run: (args, report dir)."""
     import argparse
 
-    from jaxrnn.cli import reproduce
     from jaxrnn.tasks.sine import report as sine_report
 
     mp = pytest.MonkeyPatch()
@@ -223,7 +228,7 @@ def reproduced(tmp_path_factory):
     mp.setattr(sine_report, "QUICK_EPOCHS", {"vidhya": 3})
     out = tmp_path_factory.mktemp("rep")
     args = argparse.Namespace(out=str(out), full=False, only=["sine"])
-    assert reproduce.run(args) == 0
+    assert cli.main(["reproduce", "--out", str(out), "--only", "sine"]) == 0  # the entry point
     yield args, out
     mp.undo()
 
@@ -248,6 +253,25 @@ def test_main_writes_a_complete_run_directory_and_redraws(reproduced):
     np.testing.assert_allclose(summary["rmse"]["model"], np.sqrt(np.mean((model - truth) ** 2)),
                                rtol=1e-12)
     np.testing.assert_allclose(summary["rmse"]["zero"], np.sqrt(np.mean(truth ** 2)), rtol=1e-12)
+    cfg = dataclasses.replace(TINY_VIDHYA, epochs=3)  # the numpy reference trains the same run
+    data = sine.build_data(cfg)
+    X, sp = np.asarray(data.xe_train), data.split
+    rs = np.random.RandomState(cfg.numpy_init_seed)  # the documented numpy replay of U, W, V
+    H = cfg.hidden
+    p0 = {"W_xh": rs.uniform(0, 1, (H, X.shape[-1])), "W_hh": rs.uniform(0, 1, (H, H)),
+          "W_hy": rs.uniform(0, 1, (1, H))}
+    want = ref.per_sample_sgd(p0, X, sp.y_train, epochs=cfg.epochs, lr=cfg.learning_rate,
+                              activation=cfg.activation, name=cfg.loss, scale=cfg.loss_scale,
+                              window=cfg.bptt_window, clip_value=cfg.clip_value)
+    with np.load(out / "params.npz") as saved:
+        for k, v in want.items():
+            group = "readout" if k == "W_hy" else "cell"
+            np.testing.assert_allclose(saved[f"{group}/{k}"], v, rtol=1e-10, atol=1e-13)
+    preds = np.array([ref.forward(want, xs, cfg.activation)[1][-1]
+                      for xs in np.asarray(data.xe_test)])
+    np.testing.assert_allclose(model, preds[:, 0], rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(summary["rmse"]["model"],
+                               np.sqrt(np.mean((preds - np.asarray(sp.y_test)) ** 2)), rtol=1e-10)
     config = json.loads((out / "config.json").read_text())
     assert config["config"]["epochs"] == 3 and "jax" in config["versions"]
     metrics = (out / "metrics.csv").read_text().splitlines()
