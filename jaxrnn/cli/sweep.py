@@ -88,7 +88,7 @@ def build_spec(args):
 
 
 def _initialize_distributed(args) -> None:
-    """``jax.distributed.initialize`` from the flags; a missing coordinator is named with the fix."""
+    """``jax.distributed.initialize`` from the flags; no coordinator found: named, with the fix."""
     import jax
 
     try:
