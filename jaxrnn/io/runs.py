@@ -110,8 +110,9 @@ def _number(v):
 
 def versions() -> dict:
     """Versions of jaxrnn, jax, jaxlib, optax, numpy, Python, and the device kind."""
+    from importlib.metadata import version
+
     import jax
-    import jaxlib
     import numpy
     import optax
 
@@ -119,7 +120,7 @@ def versions() -> dict:
 
     device = jax.devices()[0]
     return {
-        "jaxrnn": __version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
+        "jaxrnn": __version__, "jax": jax.__version__, "jaxlib": version("jaxlib"),
         "optax": optax.__version__, "numpy": numpy.__version__,
         "python": platform.python_version(), "platform": device.platform,
         "device_kind": device.device_kind, "device_count": jax.device_count(),
