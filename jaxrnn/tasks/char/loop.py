@@ -208,7 +208,8 @@ def train_loop(run: CharRun, state, log: dict, *, stop: int, max_seconds: float 
     data = jnp.asarray(run.data.train if sched.batching == "random"
                        else make_streams(run.data.train, cfg.batch, cfg.seq_len))
     start = int(state.step)
-    if start < stop:  # compile ahead of time, so no chunk's rate includes it
+    if start < stop and hasattr(run.run_chunk, "lower"):  # compile ahead of time, so no
+        # chunk's rate includes it (a wrapped, non-jit run_chunk compiles on its first call)
         with compiling("the training step", enabled=not quiet) as timing:
             run.run_chunk.lower(state, stop, data).compile()
         log["compile_s"] = (log.get("compile_s") or 0.0) + timing["seconds"]

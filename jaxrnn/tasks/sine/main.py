@@ -27,7 +27,7 @@ from jaxrnn import optim, train
 from jaxrnn.data import real, sine as sine_data
 from jaxrnn.io import provenance, runs, settings
 from jaxrnn.io.failures import DivergenceError
-from jaxrnn.io.progress import Progress
+from jaxrnn.io.progress import Progress, compiling
 from jaxrnn.plots.sine import draw_all
 from jaxrnn.tasks.sine import score as sine_eval
 from jaxrnn.tasks.sine.config import PRESETS, SERIES, Config  # noqa: F401 (the task protocol)
@@ -104,10 +104,10 @@ def fit(cfg: Config, data: SineData, params, key, *, progress: bool = True):
     chunk = make_run_chunk(cfg, data, optimizer)
     sizes = {b - a for a, b in train.chunk_bounds(0, cfg.epochs, cfg.log_every)}
     keys = jax.random.split(key, cfg.epochs)
-    t0 = time.perf_counter()
-    compiled = {n: chunk.lower(params, opt_state, keys[:n], 1).compile() for n in sizes}
-    history = [_init_row(cfg, data, params)]  # compiles (and runs) the evaluation at init
-    compile_s = time.perf_counter() - t0
+    with compiling("the training epochs and the evaluation", enabled=progress) as timing:
+        compiled = {n: chunk.lower(params, opt_state, keys[:n], 1).compile() for n in sizes}
+        history = [_init_row(cfg, data, params)]  # compiles (and runs) the evaluation at init
+    compile_s = timing["seconds"]
 
     def run_chunk(state, a, b):
         params, opt_state, metrics = compiled[b - a](*state, keys[a:b], a + 1)
