@@ -11,6 +11,7 @@ import ast
 import dataclasses
 import inspect
 import io
+import shutil
 import textwrap
 import tokenize
 import typing
@@ -70,9 +71,11 @@ def format_fields(cls, width: int = 100) -> str:
     return "\n".join(out)
 
 
-def format_presets(presets: dict, cls) -> str:
-    """A table: one row per preset, one column per field some preset changes from ``cls()``
-    (``.`` where the preset keeps the default); the defaults in the last row."""
+def format_presets(presets: dict, cls, width: int | None = None) -> str:
+    """The presets against ``cls()``'s defaults: a table (one row per preset, one column per
+    field some preset changes, ``.`` where it keeps the default, the defaults last) when it
+    fits in ``width`` columns (default: the terminal's), else one wrapped paragraph per preset
+    naming only the fields it changes."""
     default = cls()
     names = [f.name for f in dataclasses.fields(cls)]
     changed = [n for n in names if any(getattr(p, n) != getattr(default, n)
@@ -84,7 +87,19 @@ def format_presets(presets: dict, cls) -> str:
                       for n in changed)] for name, p in presets.items()]
     rows.append(["(default)", *(_short(getattr(default, n)) for n in changed)])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+    width = width or shutil.get_terminal_size((100, 24)).columns
+    if sum(widths) + 2 * (len(widths) - 1) <= width:
+        return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+                         for r in rows)
+    blocks = []
+    for name, p in presets.items():
+        diff = [f"{n}={_short(getattr(p, n))}" for n in changed
+                if getattr(p, n) != getattr(default, n)]
+        blocks.append(textwrap.fill(f"{name}: " + (", ".join(diff) or "the defaults"), width,
+                                    subsequent_indent="    "))
+    blocks.append(textwrap.fill("(default): " + ", ".join(
+        f"{n}={_short(getattr(default, n))}" for n in changed), width, subsequent_indent="    "))
+    return "\n".join(blocks)
 
 
 def _short(value) -> str:
