@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from jaxrnn.data.real import MissingExtraError
-from jaxrnn.io import runs
+from jaxrnn.io import provenance, runs
 from jaxrnn.io.config import to_dict, upgrade_saved
 from jaxrnn.io.failures import RunError
 from jaxrnn.tasks.sine import main as sine
