@@ -40,7 +40,8 @@ def test_every_third_party_import_of_the_package_is_declared():
     extras = _declared("data")  # statsmodels: only jaxrnn.data.real, which says so
     found = {}
     for path in (ROOT / "jaxrnn").rglob("*.py"):
-        for mod in _imports(path) - set(sys.stdlib_module_names) - {"jaxrnn", "__future__"}:
+        stdlib = set(sys.stdlib_module_names) | {"tomllib"}  # tomllib: 3.11+, tomli before
+        for mod in _imports(path) - stdlib - {"jaxrnn", "__future__"}:
             found.setdefault(mod, []).append(str(path.relative_to(ROOT)))
     undeclared = {m: p for m, p in found.items() if m not in runtime | extras}
     assert not undeclared, f"imported but not in pyproject's dependencies: {undeclared}"
