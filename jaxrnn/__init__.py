@@ -21,22 +21,33 @@ Where things live (imports point down this list; ``tests/test_architecture.py`` 
 """
 __version__ = "0.1.0"
 
-from jaxrnn.cells import (ACTIVATIONS, CELLS, GATES, Cell, LSTMCarry, get_cell, gru_step,
-                          hidden_size, init_gru, init_lstm, init_readout, init_rnn, lstm_step,
-                          readout, rnn_step)
-from jaxrnn.initializers import INITIALIZERS, get_initializer
-from jaxrnn.losses import (nats_to_bits, softmax_cross_entropy, squared_error_all_steps,
-                           squared_error_last)
-from jaxrnn.optim import make_optimizer, scale_by_rss_eps_outside
-from jaxrnn.train import make_train_step, scan_steps
-from jaxrnn.unroll import (detach, lengths_to_mask, unroll, unroll_bidirectional, unroll_stack,
-                           unroll_tbptt, window_cuts)
+# Public names -> the module that defines them, imported on first use (PEP 562), so that
+# ``import jaxrnn`` (and ``jaxrnn --help``) does not pay for importing jax.
+_EXPORTS = {
+    "jaxrnn.cells": ("ACTIVATIONS", "CELLS", "GATES", "Cell", "LSTMCarry", "get_cell",
+                     "gru_step", "hidden_size", "init_gru", "init_lstm", "init_readout",
+                     "init_rnn", "lstm_step", "readout", "rnn_step"),
+    "jaxrnn.initializers": ("INITIALIZERS", "get_initializer"),
+    "jaxrnn.losses": ("nats_to_bits", "softmax_cross_entropy", "squared_error_all_steps",
+                      "squared_error_last"),
+    "jaxrnn.optim": ("make_optimizer", "scale_by_rss_eps_outside"),
+    "jaxrnn.train": ("make_train_step", "scan_steps"),
+    "jaxrnn.unroll": ("detach", "lengths_to_mask", "unroll", "unroll_bidirectional",
+                      "unroll_stack", "unroll_tbptt", "window_cuts"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = list(_WHERE)
 
-__all__ = [
-    "ACTIVATIONS", "CELLS", "GATES", "Cell", "LSTMCarry", "get_cell", "gru_step", "hidden_size",
-    "init_gru", "init_lstm", "init_readout", "init_rnn", "lstm_step", "readout", "rnn_step",
-    "INITIALIZERS", "get_initializer", "nats_to_bits", "softmax_cross_entropy",
-    "squared_error_all_steps", "squared_error_last", "make_optimizer",
-    "scale_by_rss_eps_outside", "make_train_step", "scan_steps", "detach", "lengths_to_mask",
-    "unroll", "unroll_bidirectional", "unroll_stack", "unroll_tbptt", "window_cuts",
-]
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'jaxrnn' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted([*globals(), *__all__])

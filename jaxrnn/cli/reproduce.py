@@ -15,12 +15,12 @@ from pathlib import Path
 
 from jaxrnn.io import runs
 from jaxrnn.sweep import studies
-from jaxrnn.tasks.char import main as char
+from jaxrnn.tasks.char import report as char_report
 from jaxrnn.tasks.sine import report as sine_report
 
 SECTIONS = [
     ("sine", sine_report.section),
-    ("char", char.reproduce_section),
+    ("char", char_report.section),
     ("ablations", studies.reproduce_section),
 ]
 

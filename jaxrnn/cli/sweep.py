@@ -2,8 +2,9 @@
 
 Examples::
 
-    jaxrnn sweep experiments/clip.json --out runs/sweep-clip
-    jaxrnn sweep experiments/clip.json --out runs/sweep-clip --resume     # after a stop
+    jaxrnn sweep clipping --out runs/sweep-clip             # a shipped study, by name
+    jaxrnn sweep my-spec.json --out runs/sweep-mine
+    jaxrnn sweep my-spec.json --out runs/sweep-mine --resume             # after a stop
     jaxrnn sweep --task sine --preset vlasov --set epochs=20 \\
         --grid learning_rate=0.003,0.01,0.03 --grid clip=none,value --seeds 0-4
     jaxrnn sweep --report runs/sweep-clip                                 # redraw the report
@@ -23,12 +24,14 @@ import argparse
 from pathlib import Path
 
 from jaxrnn.io import settings
+from jaxrnn.sweep.studies import STUDIES, study_path
 from jaxrnn.sweep.spec import expand, load_spec, parse_seeds, quick_spec, spec_from_dict
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The sweep's flags."""
-    parser.add_argument("spec", nargs="?", help="spec file (.json or .toml); or use --task")
+    parser.add_argument("spec", nargs="?", help=f"spec file (.json or .toml) or a shipped "
+                                                f"study ({', '.join(STUDIES)}); or use --task")
     parser.add_argument("--task", help="task of a command-line spec: sine, memory or char")
     parser.add_argument("--preset", help="the task's preset (command-line spec)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -66,10 +69,15 @@ def _pairs(items: list, flag: str) -> dict:
     return out
 
 
+def spec_file(spec: str) -> Path:
+    """The spec file ``spec`` names: a shipped study's name, else a path."""
+    return study_path(spec) if spec in STUDIES and not Path(spec).exists() else Path(spec)
+
+
 def build_spec(args):
     """The spec from the file and/or the command-line flags (flags override the file)."""
     if args.spec:
-        d = load_spec(args.spec).to_json()
+        d = load_spec(spec_file(args.spec)).to_json()
     elif args.task:
         d = {"task": args.task}
     else:
@@ -129,7 +137,8 @@ def run(args) -> int:
     devices = jax.devices()[:args.devices] if args.devices else None
     out = args.out or f"runs/sweep-{spec.name}"
     run_sweep(spec, out, resume=args.resume, devices=devices, max_programs=args.max_programs,
-              report=not args.no_report, spec_path=args.spec)
+              report=not args.no_report,
+              spec_path=spec_file(args.spec) if args.spec else None)
     summary = Path(out) / "summary.md"
     if jax.process_index() == 0:
         done = not args.no_report and summary.exists()

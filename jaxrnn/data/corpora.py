@@ -144,6 +144,18 @@ def fetch(remote: RemoteFile = TINYSHAKESPEARE, *, cache: Path | None = None,
                                 f"({e}): {help_}") from e
 
 
+def find_local(remote: RemoteFile = TINYSHAKESPEARE, *, cache: Path | None = None) -> Path | None:
+    """The verified local copy of ``remote`` (``$env``, else the cache), or None; never downloads.
+
+    Raises:
+      FileNotFoundError / ValueError: ``$env`` is set but names no file or a wrong one.
+    """
+    if os.environ.get(remote.env):
+        return fetch(remote, cache=cache)
+    cached = (cache or cache_dir()) / remote.filename
+    return verify(cached, remote, "cached file") if cached.is_file() else None
+
+
 def stdlib_text() -> tuple[str, list[str]]:
     """The offline corpus: ``STDLIB_FILES`` of this Python's stdlib, concatenated; and the paths."""
     root = Path(sysconfig.get_paths()["stdlib"])

@@ -4,7 +4,8 @@ A sweep directory keeps each finished program's outputs in ``programs/`` (``prog
 ``program_files``; sweeps written before the rename called the folder ``cells/``, still read).
 
 Every file is written atomically (a temporary file in the same directory, then ``os.replace``),
-so a crash mid-write leaves the previous version intact.
+so a crash mid-write leaves the previous version intact; it gets the mode any new file gets
+(0666 less the umask, e.g. 0644), so a group can read runs on a shared cluster.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import platform
 import tempfile
 from pathlib import Path
 
+from jaxrnn.io import provenance
 from jaxrnn.io.config import config_hash, to_dict
 
 
@@ -29,6 +31,7 @@ def atomic_write_bytes(path, data: bytes) -> None:
     except OSError as e:
         _raise_naming(e, path)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 -> what open() would have made
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -40,6 +43,13 @@ def atomic_write_bytes(path, data: bytes) -> None:
         if isinstance(e, OSError):
             _raise_naming(e, path)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it; it is put back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _raise_naming(e: OSError, path: Path):
@@ -110,8 +120,9 @@ def _number(v):
 
 def versions() -> dict:
     """Versions of jaxrnn, jax, jaxlib, optax, numpy, Python, and the device kind."""
+    from importlib.metadata import version
+
     import jax
-    import jaxlib
     import numpy
     import optax
 
@@ -119,15 +130,21 @@ def versions() -> dict:
 
     device = jax.devices()[0]
     return {
-        "jaxrnn": __version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
+        "jaxrnn": __version__, "jax": jax.__version__, "jaxlib": version("jaxlib"),
         "optax": optax.__version__, "numpy": numpy.__version__,
         "python": platform.python_version(), "platform": device.platform,
         "device_kind": device.device_kind, "device_count": jax.device_count(),
     }
 
 
-def make_run_dir(out, cfg, *, exist_ok: bool = False, started: str = "summary.json") -> Path:
-    """Creates ``out`` and writes ``config.json`` (every field, its hash and the versions).
+def make_run_dir(out, cfg, *, exist_ok: bool = False, started: str = "summary.json",
+                 origin: dict | None = None, again: str = "pass --overwrite to replace it"
+                 ) -> Path:
+    """Creates ``out`` and writes ``config.json``: every field, its hash, the versions and
+    where the run came from (``origin``, ``jaxrnn.io.provenance.record``: preset, overrides,
+    argv, git commit, XLA_FLAGS; a library call without one records the git commit and the
+    environment only). ``again`` is the fix the "already holds a run" error offers besides
+    another --out (``--resume`` for a resumable task).
 
     A directory whose run never got going (``config.json`` but no ``started`` file, e.g. a run
     interrupted at start-up) is started again.
@@ -140,7 +157,7 @@ def make_run_dir(out, cfg, *, exist_ok: bool = False, started: str = "summary.js
     out = Path(out)
     if (out / "config.json").exists() and (out / started).exists() and not exist_ok:
         raise FileExistsError(f"{out} already holds a run ({started}); choose another --out "
-                              f"or pass --resume to continue it")
+                              f"or {again}")
     blocked = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
     if blocked is not None:
         raise NotADirectoryError(f"--out {str(out)!r}: {str(blocked)!r} is a file, not a "
@@ -149,8 +166,9 @@ def make_run_dir(out, cfg, *, exist_ok: bool = False, started: str = "summary.js
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         _raise_naming(e, out)
+    origin = origin or provenance.record(None)
     write_json(out / "config.json", {"config": to_dict(cfg), "config_hash": config_hash(cfg),
-                                     "versions": versions()})
+                                     **origin, "versions": versions()})
     return out
 
 

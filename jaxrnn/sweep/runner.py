@@ -239,6 +239,7 @@ def run_sweep(spec: Spec, out, *, resume: bool = False, devices=None, max_progra
         if max_programs and computed >= max_programs:
             log(f"stopping after {computed} program(s) (max_programs); resume to finish")
             return out
+        log(f"[{i}/{len(groups)}] {g.pid}: compiling and running {len(g.runs)} runs…")
         outputs, timing, axes = run_program(task, g.runs, devices)
         computed += 1
         if _writer():

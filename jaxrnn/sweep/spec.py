@@ -1,6 +1,6 @@
 """Sweep specs: a grid over config fields times a list of seeds, from a file or the command line.
 
-A spec (JSON, or TOML where Python has ``tomllib``)::
+A spec (JSON, or TOML: ``tomllib``, or on Python 3.10 the ``tomli`` it came from)::
 
     {"name": "clip", "task": "sine", "preset": "vlasov",
      "base": {"epochs": 40},                       # overrides applied to every run
@@ -200,8 +200,6 @@ def load_spec(path) -> Spec:
         raise FileNotFoundError(f"sweep spec {str(path)!r} not found")
     if path.suffix not in (".json", ".toml"):
         raise ValueError(f"sweep spec {str(path)!r} must end in .json or .toml")
-    if path.suffix == ".toml" and sys.version_info < (3, 11):
-        raise ValueError("TOML specs need Python >= 3.11 (tomllib); write the spec as JSON")
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as e:
@@ -221,7 +219,10 @@ def load_spec(path) -> Spec:
 
 def _parse_spec(text: str, suffix: str):
     if suffix == ".toml":
-        import tomllib
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # the same parser, as a declared dependency on Python 3.10
+            import tomli as tomllib
 
         return tomllib.loads(text)
     return json.loads(text)

@@ -1,56 +1,71 @@
-"""The ablation studies shipped in ``experiments/`` and the report section ``jaxrnn reproduce``
+"""The ablation studies shipped with the package and the report section ``jaxrnn reproduce``
 writes for them.
 
-Each study is a spec file ``experiments/<name>.json`` (or ``.toml``) documented in
-``experiments/ablations.md``. ``reproduce_section(out_dir, quick)`` runs every study (its
-``quick`` version when ``quick``: fewer epochs or steps, two seeds) into ``out_dir/<name>`` and
-returns Markdown with, per study, the command, the runtime, the main table and a figure.
+Each study is a JSON spec shipped as package data, ``jaxrnn/sweep/specs/<name>.json``
+(documented in ``experiments/ablations.md``), so ``jaxrnn sweep <name>`` and ``jaxrnn
+reproduce`` work from any directory on an installed wheel. ``reproduce_section(out_dir,
+quick)`` runs every study (its ``quick`` version when ``quick``: fewer epochs or steps, two
+seeds) into ``out_dir/<name>`` and returns Markdown with, per study, the command, the runtime,
+the main table and a figure.
+
+A char study names a corpus (``corpus: "tinyshakespeare"``). ``jaxrnn reproduce`` promises to
+need no network, so it uses tiny-shakespeare only when a verified copy is local
+(``$JAXRNN_TINYSHAKESPEARE`` or the cache, ``jaxrnn.data.corpora.find_local``); otherwise it
+trains on the offline ``stdlib`` corpus and prints that and writes it into the report.
 """
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
+from jaxrnn.data import corpora
 from jaxrnn.sweep.runner import run_sweep
 from jaxrnn.sweep.spec import Spec, load_spec, quick_spec, spec_from_dict
 
 STUDIES = ("truncation-sine", "truncation-sine-adam", "truncation-char", "clipping",
            "optimizer", "cells", "init")
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"  # the checkout's, above jaxrnn/
+SPECS = Path(__file__).resolve().parent / "specs"  # package data: ships in the wheel
 
 
-def study_path(name: str, root=None) -> Path:
-    """The spec file of study ``name`` (.json, else .toml) under ``root``, else under the
-    checkout's ``experiments/`` or ``./experiments``."""
-    roots = [Path(root)] if root else [EXPERIMENTS, Path.cwd() / "experiments"]
-    for folder in roots:
-        for suffix in (".json", ".toml"):
-            if (folder / f"{name}{suffix}").is_file():
-                return folder / f"{name}{suffix}"
-    raise FileNotFoundError(f"no spec for study {name!r} in {', '.join(map(str, roots))} "
-                            f"(expected {name}.json or {name}.toml; run from a jaxrnn checkout)")
+def study_path(name: str) -> Path:
+    """The shipped spec file of study ``name`` (``STUDIES``)."""
+    path = SPECS / f"{name}.json"
+    if name not in STUDIES or not path.is_file():
+        raise FileNotFoundError(f"no shipped study {name!r}; expected one of "
+                                f"{', '.join(STUDIES)} (or give a spec file's path)")
+    return path
 
 
-def offline_text(spec: Spec) -> Spec:
-    """A char study whose text file is missing falls back to the offline ``stdlib`` corpus."""
-    text = spec.base.get("text")
-    if spec.task != "char" or not text or Path(text).is_file():
-        return spec
+def offline_corpus(spec: Spec) -> tuple[Spec, str]:
+    """``(spec, note)``: a char study on tiny-shakespeare when no verified copy is local gets
+    the offline ``stdlib`` corpus instead, and ``note`` says so (else ``""``)."""
+    if spec.task != "char" or spec.base.get("text") or \
+            spec.base.get("corpus", "tinyshakespeare") != "tinyshakespeare":
+        return spec, ""
+    if corpora.find_local() is not None:
+        return spec, ""
+    note = (f"tiny-shakespeare is not available offline (set ${corpora.TINYSHAKESPEARE.env} to "
+            f"a copy, or run `jaxrnn char` once with network to cache it in "
+            f"{corpora.cache_dir()}), so this run used the Python standard library's sources "
+            f"(the stdlib corpus) instead: its numbers are not the tiny-shakespeare ones.")
     d = spec.to_json()
-    d["base"] = {**spec.base, "text": "", "corpus": "stdlib"}
-    d["description"] = spec.description + f" (Here {text} was missing: stdlib corpus instead.)"
-    return spec_from_dict(d)
+    d["base"] = {**spec.base, "corpus": "stdlib"}
+    d["description"] = spec.description + " " + note
+    return spec_from_dict(d), note
 
 
 def run_study(name: str, out_dir, quick: bool = True, *, log=None) -> tuple:
-    """Runs one study (resuming what finished); returns ``(spec, its directory, wall seconds)``."""
+    """Runs one study (resuming what finished); returns ``(spec, its directory, wall seconds,
+    fallback note)``; the note (``offline_corpus``) is also printed."""
     path = study_path(name)
     spec = load_spec(path)
-    spec = offline_text(quick_spec(spec) if quick else spec)
+    spec, note = offline_corpus(quick_spec(spec) if quick else spec)
+    if note:
+        print(f"{name}: {note}", flush=True)
     out = Path(out_dir) / name
     t0 = time.perf_counter()
     run_sweep(spec, out, resume=True, log=log, spec_path=path)
-    return spec, out, time.perf_counter() - t0
+    return spec, out, time.perf_counter() - t0, note
 
 
 def _table(summary: Path, metric: str) -> str:
@@ -65,14 +80,14 @@ def reproduce_section(out_dir, quick: bool = True) -> str:
     out_dir = Path(out_dir)
     size = "quick (small) versions" if quick else "full versions"
     lines = ["## Ablation studies", "",
-             f"The {size} of the studies in `experiments/` (documented in "
+             f"The {size} of the shipped studies (`jaxrnn/sweep/specs/`, documented in "
              f"`experiments/ablations.md`); tables over seeds: mean, std, 95% t-interval.", ""]
     for name in STUDIES:
-        spec, out, wall = run_study(name, out_dir, quick)
+        spec, out, wall, note = run_study(name, out_dir, quick)
         flag = " --quick" if quick else ""
-        lines += [f"### {name}", "", spec.description, "",
-                  f"Command: `jaxrnn sweep experiments/{study_path(name).name}{flag} --out "
-                  f"{out}`; {wall:.0f} s here.", "",
+        lines += [f"### {name}", "", spec.description, ""]
+        lines += [f"**Corpus fallback:** {note}", ""] if note else []
+        lines += [f"Command: `jaxrnn sweep {name}{flag} --out {out}`; {wall:.0f} s here.", "",
                   _table(out / "summary.md", spec.metric), "",
                   f"![{name}]({out.relative_to(out_dir)}/final_{spec.metric}.png)", ""]
     return "\n".join(lines)

@@ -113,9 +113,16 @@ def fit(cfg: Config, cell, params, batch):
                            for k in ("loss", "grad_norm")}
 
 
-def main(cfg: Config, out) -> Path:
-    """Trains, evaluates, and writes the run directory; returns its path."""
-    out = runs.make_run_dir(out, cfg)
+def add_arguments(parser) -> None:
+    """Extra CLI flags (passed to ``main``)."""
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a finished run already in --out")
+
+
+def main(cfg: Config, out, *, origin: dict | None = None, overwrite: bool = False) -> Path:
+    """Trains, evaluates, and writes the run directory; returns its path. ``origin``: where the
+    run came from (``jaxrnn.io.provenance.record``), written to ``config.json``."""
+    out = runs.make_run_dir(out, cfg, exist_ok=overwrite, origin=origin)
     (x_tr, y_tr), (x_te, y_te) = make_windows(cfg)
     cell = cells.get_cell(cfg.cell, cfg.activation)
     params = model.init_model(jax.random.PRNGKey(cfg.seed), cfg.cell, 1, cfg.hidden, 1,

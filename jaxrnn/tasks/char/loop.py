@@ -29,7 +29,7 @@ from jaxrnn.data.text import Vocab, eval_windows, make_streams
 from jaxrnn.io import checkpoint, runs
 from jaxrnn.io.failures import DivergenceError, deferred_signals
 from jaxrnn.io.config import config_hash, to_dict, upgrade_saved
-from jaxrnn.io.progress import Progress
+from jaxrnn.io.progress import Progress, compiling
 from jaxrnn.plots import char as plots_char
 from jaxrnn.plots import common as plotting
 from jaxrnn.tasks.char.model import ModelSpec
@@ -106,6 +106,7 @@ def load_checkpoint(run: CharRun, path) -> tuple:
                           source=source)
     state = checkpoint.restore({"state": fresh_state(run)}, arrays, source=source)["state"]
     log = {k: meta[k] for k in ("history", "samples", "best_val", "best_step", "elapsed_s")}
+    log.update({k: meta.get(k) for k in ("train_s", "compile_s")})  # None in older checkpoints
     return state, log
 
 
@@ -170,6 +171,9 @@ def _make_on_chunk(run: CharRun, log: dict, bar, last: dict, *, t0: float, quiet
 
     def on_chunk(new, acc, a: int, b: int, seconds: float) -> None:
         last["state"], last["step"] = new, b
+        last["train_s"] += seconds
+        if log.get("train_s") is not None:  # None: resumed from a checkpoint that lacks it
+            log["train_s"] += seconds
         if int(acc.bad_step) >= 0:
             raise _diverged(run, acc, new.first_loss, last["ckpt"])
         row = _row(run, new, acc, elapsed0 + time.perf_counter() - t0, (b - a) * chars / seconds)
@@ -178,9 +182,10 @@ def _make_on_chunk(run: CharRun, log: dict, bar, last: dict, *, t0: float, quiet
             _eval_and_save(run, new, log, row)
             last["ckpt"] = b
             if not quiet:
-                print(_line(row), flush=True)
+                bar.write(_line(row))
         _write_outputs(run, log)
-        bar.update(b - start, rate_count=(b - start) * chars, loss=row["smooth_loss"])
+        bar.update(b - start, rate_count=(b - start) * chars, rate_seconds=last["train_s"],
+                   loss=row["smooth_loss"])
         return bool(stop_request)
 
     return on_chunk
@@ -202,8 +207,14 @@ def train_loop(run: CharRun, state, log: dict, *, stop: int, max_seconds: float 
     cfg, sched = run.cfg, run.sched
     data = jnp.asarray(run.data.train if sched.batching == "random"
                        else make_streams(run.data.train, cfg.batch, cfg.seq_len))
-    start, t0, elapsed0 = int(state.step), time.perf_counter(), log["elapsed_s"]
-    last = {"state": state, "step": start, "ckpt": start}
+    start = int(state.step)
+    if start < stop and hasattr(run.run_chunk, "lower"):  # compile ahead of time, so no
+        # chunk's rate includes it (a wrapped, non-jit run_chunk compiles on its first call)
+        with compiling("the training step", enabled=not quiet) as timing:
+            run.run_chunk.lower(state, stop, data).compile()
+        log["compile_s"] = (log.get("compile_s") or 0.0) + timing["seconds"]
+    t0, elapsed0 = time.perf_counter(), log["elapsed_s"]
+    last = {"state": state, "step": start, "ckpt": start, "train_s": 0.0}
     with Progress(stop - start, unit="step", rate_unit="char") as bar, \
             deferred_signals() as request:
         on_chunk = _make_on_chunk(run, log, bar, last, t0=t0, quiet=quiet, stop_request=request)
@@ -240,11 +251,15 @@ def _line(row: dict) -> str:
             f"({row['val_loss'] / math.log(2):.3f} bits), {row['chars_per_s']:,} chars/s")
 
 
-def _overall_rate(run: CharRun, hist: list) -> float | None:
-    """Characters per second over the whole loop (compilation, evaluation, I/O included)."""
-    if not hist or not hist[-1]["elapsed_s"]:
+def _overall_rate(run: CharRun, state, log: dict) -> float | None:
+    """Characters per second of training: chars trained over the seconds the training chunks
+    took (compilation, evaluation, sampling, checkpoints excluded, as in every metrics row and
+    the progress bar). A run resumed from a checkpoint written before ``train_s`` was kept
+    reports None."""
+    seconds = log.get("train_s")
+    if not seconds:
         return None
-    return round(hist[-1]["chars"] / hist[-1]["elapsed_s"])
+    return round(int(state.step) * run.cfg.seq_len * run.cfg.batch / seconds)
 
 
 def _compilations(run: CharRun) -> int | None:
@@ -272,8 +287,9 @@ def finish(run: CharRun, state, log: dict, reason: str) -> dict:
         "train_loss_last_interval": hist[-1]["train_loss"] if hist else None,
         "smooth_loss": float(state.smooth), "val_loss": val, "val_bits_per_char":
         val / math.log(2), "best_val_loss": log["best_val"], "best_step": log["best_step"],
-        "test_loss": test, "train_wall_s": log["elapsed_s"],
-        "chars_per_s": _overall_rate(run, hist), "chars_per_s_chunks_median":
+        "test_loss": test, "train_wall_s": log["elapsed_s"], "compile_s": log.get("compile_s"),
+        "train_s": log.get("train_s"),
+        "chars_per_s": _overall_rate(run, state, log), "chars_per_s_chunks_median":
         float(np.median([r["chars_per_s"] for r in hist])) if hist else None,
         "train_step_compilations": _compilations(run), "vocab_size": run.data.vocab.size,
         "sample": _sample(run, state.params, int(state.step), cfg.sample_length)}

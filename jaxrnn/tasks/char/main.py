@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -25,7 +25,7 @@ from jaxrnn.data import corpora
 from jaxrnn.data.text import (build_vocab, eval_windows, read_text, split_ids, text_sha256,
                               windows_per_stream)
 from jaxrnn.io import config, runs, settings
-from jaxrnn.io.config import override
+from jaxrnn.io.config import override  # noqa: F401 (callers use char.override)
 from jaxrnn.io.failures import Interrupted
 from jaxrnn.tasks.char.loop import (CharData, CharRun, ckpt_path, fresh_state, finish,
                                     load_checkpoint, make_keys, save_checkpoint, train_loop)
@@ -238,36 +238,78 @@ def make_run(cfg: Config, out) -> CharRun:
                run_chunk, evaluate)
 
 
-def _start(run: CharRun, resume: bool):
+def _start(run: CharRun, resume: bool, origin: dict | None = None):
     if resume:
         latest = ckpt_path(run.out, "latest")
         if not latest.is_file():
             raise FileNotFoundError(f"--resume: no checkpoint at {latest} (nothing to resume; "
                                     f"drop --resume to start a new run there)")
         state, log = load_checkpoint(run, latest)
-        runs.make_run_dir(run.out, run.cfg, exist_ok=True)
+        runs.make_run_dir(run.out, run.cfg, exist_ok=True, origin=origin)
         return state, log
-    runs.make_run_dir(run.out, run.cfg, started="checkpoints/latest.ckpt")
+    runs.make_run_dir(run.out, run.cfg, started="checkpoints/latest.ckpt", origin=origin,
+                      again="pass --resume to continue it")
     runs.write_json(run.out / "vocab.json", {"chars": run.data.vocab.chars})
     runs.write_json(run.out / "data.json", {**run.data.source, "sha256": run.data.sha256})
     state = fresh_state(run)
-    log = {"history": [], "samples": [], "best_val": None, "best_step": None, "elapsed_s": 0.0}
+    log = {"history": [], "samples": [], "best_val": None, "best_step": None, "elapsed_s": 0.0,
+           "train_s": 0.0, "compile_s": 0.0}
     save_checkpoint(run, "latest", state, log)  # step 0: a good state to fall back on
     return state, log
 
 
-def main(cfg: Config, out, *, resume: bool = False, stop_at: int | None = None,
-         max_minutes: float = 0.0, quiet: bool = False) -> Path:
-    """Trains (or resumes) a character model; writes the run directory; returns its path."""
-    if stop_at is not None and (stop_at < 1 or stop_at % cfg.log_every):
-        raise ValueError(f"--stop-at must be a positive multiple of log_every={cfg.log_every}; "
-                         f"got {stop_at}")
+def _largest_divisor(n: int, at_most: int, multiple_of: int = 1) -> int:
+    """The largest d <= at_most dividing n with d % multiple_of == 0 (``multiple_of`` divides n)."""
+    return max(d for d in range(multiple_of, min(n, at_most) + 1, multiple_of) if n % d == 0) \
+        if at_most >= multiple_of else multiple_of
+
+
+def for_steps(cfg: Config, steps: int, k: int) -> tuple[Config, list[str]]:
+    """``(cfg, changes)`` for a run of exactly ``steps`` steps (``--steps``): ``epochs`` becomes
+    ceil(steps / k) (k windows per epoch), ``log_every`` the largest divisor of ``steps`` not
+    above it, and ``eval_every`` the largest multiple of that dividing ``steps`` not above it
+    (so the last step gets a metrics row and an evaluation). ``changes`` says what moved."""
+    if steps < 1:
+        raise ValueError(f"--steps must be >= 1; got {steps}")
+    log = _largest_divisor(steps, cfg.log_every)
+    new = dataclasses.replace(cfg, epochs=-(-steps // k), log_every=log,
+                              eval_every=_largest_divisor(steps, cfg.eval_every, log))
+    changes = [f"{f} {getattr(cfg, f)} -> {getattr(new, f)}" for f in
+               ("epochs", "log_every", "eval_every") if getattr(new, f) != getattr(cfg, f)]
+    return new, changes
+
+
+def _check_stop_at(stop_at: int | None, log_every: int) -> None:
+    if stop_at is not None and (stop_at < 1 or stop_at % log_every):
+        raise ValueError(f"--stop-at must be a positive multiple of log_every={log_every}; "
+                         f"got {stop_at} (or use --steps N for a run of exactly N steps)")
+
+
+def main(cfg: Config, out, *, resume: bool = False, steps: int | None = None,
+         stop_at: int | None = None, max_minutes: float = 0.0, quiet: bool = False,
+         origin: dict | None = None) -> Path:
+    """Trains (or resumes) a character model; writes the run directory; returns its path.
+
+    ``steps``: train exactly that many steps, the intervals adapted (``for_steps``; the
+    changes are printed); ``stop_at``: stop early at a multiple of ``log_every`` (resume
+    later); ``origin`` (``jaxrnn.io.provenance.record``) goes into ``config.json``.
+    """
+    if steps is None:
+        _check_stop_at(stop_at, cfg.log_every)
     run = make_run(cfg, out)
+    if steps is not None:
+        cfg, changes = for_steps(cfg, steps, run.sched.steps_per_epoch)
+        run = run._replace(cfg=cfg)  # epochs and intervals change no compiled function
+        if changes and not quiet:
+            print(f"char: --steps {steps}: " + ", ".join(changes), file=sys.stderr)
+        _check_stop_at(stop_at, cfg.log_every)
     total = cfg.epochs * run.sched.steps_per_epoch
-    state, log = _start(run, resume)
-    stop = total if stop_at is None else min(stop_at, total)
+    state, log = _start(run, resume, origin)
+    stop = min(x for x in (total, stop_at, steps) if x is not None)
     state, log, reason, signum = train_loop(run, state, log, stop=stop,
                                             max_seconds=60.0 * (max_minutes or 0.0), quiet=quiet)
+    if reason == "stopped" and steps is not None and int(state.step) == steps:
+        reason = "completed"  # the run asked for is done
     summary = finish(run, state, log, reason)
     if signum is not None:
         raise Interrupted(signum, f"interrupted by {signal.Signals(signum).name} at step "
@@ -277,39 +319,27 @@ def main(cfg: Config, out, *, resume: bool = False, stop_at: int | None = None,
         print(f"char: {reason} at step {summary['steps']} (epoch {summary['epochs']:.2f}); "
               f"val {summary['val_loss']:.4f} nats/char ({summary['val_bits_per_char']:.3f} "
               f"bits), smoothed train {summary['smooth_loss']:.4f}; {summary['chars_per_s']} "
-              f"chars/s; wrote {run.out}\nsample: {summary['sample'][:300]}")
+              f"chars/s of training (compile {summary['compile_s'] or 0:.1f} s apart); wrote "
+              f"{run.out}\nsample: {summary['sample'][:300]}")
     return run.out
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from checkpoints/latest.ckpt")
+    parser.add_argument("--steps", type=int, default=None, metavar="N",
+                        help="train exactly N steps (epochs, log_every and eval_every adapt; "
+                             "the changes are printed)")
     parser.add_argument("--stop-at", type=int, default=None, metavar="STEP",
-                        help="stop after STEP steps (a multiple of log_every); --resume later")
+                        help="stop early after STEP steps (a multiple of log_every); --resume "
+                             "later")
     parser.add_argument("--max-minutes", type=float, default=0.0, metavar="M",
                         help="stop after the chunk that passes M minutes of training")
     parser.add_argument("--quiet", action="store_true", help="no per-evaluation lines")
 
 
 def reproduce_section(out_dir, quick: bool) -> str:
-    """Markdown: the min-char seed rerun on the offline ``stdlib`` corpus (5 or 50 epochs)."""
-    cfg = override(PRESETS["min-char"], {"corpus": "stdlib", "epochs": 5 if quick else 50})
-    out = Path(out_dir) / f"char-min-char-stdlib-{cfg.epochs}ep"
-    main(cfg, out, resume=ckpt_path(out, "latest").is_file(), quiet=True)
-    s = runs_summary(out)
-    return "\n".join([
-        f"### min-char (SEEDS B) on the offline stdlib corpus, {cfg.epochs} epochs", "",
-        f"`jaxrnn char --preset min-char --corpus=stdlib --epochs={cfg.epochs} --out {out}`", "",
-        "| smoothed train loss | validation loss | bits/char | chars/s | train wall (s) |",
-        "|---|---|---|---|---|",
-        f"| {s['smooth_loss']:.3f} | {s['val_loss']:.3f} | {s['val_bits_per_char']:.3f} | "
-        f"{s['chars_per_s']:,} | {s['train_wall_s']:.1f} |", "",
-        "Losses in nats/char. The seed reports 2.14 (smoothed) and ~2.2 (held-out) on English "
-        "prose; Python source is a different text, so compare the tiny-shakespeare numbers in "
-        "experiments/char.md.", "", "Sample (temperature 1):", "", "```",
-        s["sample"][:200], "```", ""])
+    """The char section of ``jaxrnn reproduce`` (``jaxrnn.tasks.char.report.section``)."""
+    from jaxrnn.tasks.char import report
 
-
-def runs_summary(out) -> dict:
-    """The ``summary.json`` of a run directory."""
-    return json.loads((Path(out) / "summary.json").read_text())
+    return report.section(out_dir, quick)

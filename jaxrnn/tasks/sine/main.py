@@ -25,9 +25,9 @@ import optax
 
 from jaxrnn import optim, train
 from jaxrnn.data import real, sine as sine_data
-from jaxrnn.io import runs, settings
+from jaxrnn.io import provenance, runs, settings
 from jaxrnn.io.failures import DivergenceError
-from jaxrnn.io.progress import Progress
+from jaxrnn.io.progress import Progress, compiling
 from jaxrnn.plots.sine import draw_all
 from jaxrnn.tasks.sine import score as sine_eval
 from jaxrnn.tasks.sine.config import PRESETS, SERIES, Config  # noqa: F401 (the task protocol)
@@ -104,10 +104,10 @@ def fit(cfg: Config, data: SineData, params, key, *, progress: bool = True):
     chunk = make_run_chunk(cfg, data, optimizer)
     sizes = {b - a for a, b in train.chunk_bounds(0, cfg.epochs, cfg.log_every)}
     keys = jax.random.split(key, cfg.epochs)
-    t0 = time.perf_counter()
-    compiled = {n: chunk.lower(params, opt_state, keys[:n], 1).compile() for n in sizes}
-    history = [_init_row(cfg, data, params)]  # compiles (and runs) the evaluation at init
-    compile_s = time.perf_counter() - t0
+    with compiling("the training epochs and the evaluation", enabled=progress) as timing:
+        compiled = {n: chunk.lower(params, opt_state, keys[:n], 1).compile() for n in sizes}
+        history = [_init_row(cfg, data, params)]  # compiles (and runs) the evaluation at init
+    compile_s = timing["seconds"]
 
     def run_chunk(state, a, b):
         params, opt_state, metrics = compiled[b - a](*state, keys[a:b], a + 1)
@@ -174,15 +174,18 @@ def preset_name(cfg: Config) -> str | None:
     return next((name for name, p in PRESETS.items() if p == cfg), None)
 
 
-def summarise(cfg, data, scored, history, timing, wall_s) -> dict:
-    """The run's summary.json content."""
+def summarise(cfg, data, scored, history, timing, wall_s, origin=None) -> dict:
+    """The run's summary.json content; its label names the preset and the overrides
+    (``provenance.label``), else the exact preset ``cfg`` equals, else series and cell."""
+    preset = (origin or {}).get("preset") or preset_name(cfg)
     last = history[-1]
     hz = scored["horizon_rmse"]
     marks = sorted({h for h in (1, 10, 20, 50, 100, 200) if h <= scored["steps"]}
                    | {scored["steps"]})
     return {
-        "status": "completed", "label": preset_name(cfg) or f"sine ({cfg.series}, {cfg.cell})",
-        "preset": preset_name(cfg), "series": cfg.series, "seq_len": cfg.seq_len,
+        "status": "completed",
+        "label": provenance.label(origin, preset or f"{cfg.series} series, {cfg.cell}"),
+        "preset": preset, "series": cfg.series, "seq_len": cfg.seq_len,
         "n_train": len(data.split.x_train), "n_heldout": len(data.split.x_test),
         "final": {k: last[k] for k in ("train_loss", "val_loss", "train_rmse", "val_rmse")},
         "rmse": scored["rmse"],
@@ -209,16 +212,20 @@ def add_arguments(parser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar or result table")
     parser.add_argument("--no-figures", dest="figures", action="store_false",
                         help="write the CSVs but draw no PNGs")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a finished run already in --out")
 
 
-def main(cfg: Config, out, *, quiet: bool = False, figures: bool = True) -> Path:
-    """Trains ``cfg``, scores it next to the baselines, and writes the run directory."""
+def main(cfg: Config, out, *, quiet: bool = False, figures: bool = True,
+         origin: dict | None = None, overwrite: bool = False) -> Path:
+    """Trains ``cfg``, scores it next to the baselines, and writes the run directory.
+    ``origin`` (``jaxrnn.io.provenance.record``) goes into ``config.json`` and names the run."""
     cfg.validate()
     settings.require_dtype(cfg.dtype)  # the jaxrnn command switched x64 on for float64
     t_start = time.perf_counter()
     data = build_data(cfg)
     check_batch_size(cfg, data)  # before the run directory exists
-    out = runs.make_run_dir(out, cfg)
+    out = runs.make_run_dir(out, cfg, exist_ok=overwrite, origin=origin)
     k_init, k_train = jax.random.split(jax.random.PRNGKey(cfg.seed))
     params0 = init_params(cfg, k_init, data.xe_train.shape[-1], data.split.y_train.shape[-1],
                           jnp.dtype(cfg.dtype))
@@ -230,7 +237,8 @@ def main(cfg: Config, out, *, quiet: bool = False, figures: bool = True) -> Path
     scored = sine_eval.score(cfg, data, params, params0)
     sine_eval.write_csvs(out, cfg, data, scored, history)
     save_params(out / "params.npz", params)
-    summary = summarise(cfg, data, scored, history, timing, time.perf_counter() - t_start)
+    summary = summarise(cfg, data, scored, history, timing, time.perf_counter() - t_start,
+                        origin)
     runs.write_json(out / "summary.json", summary)
     if figures:
         draw_all(out)

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from jaxrnn.data.real import MissingExtraError
-from jaxrnn.io import runs
+from jaxrnn.io import provenance, runs
 from jaxrnn.io.config import to_dict, upgrade_saved
 from jaxrnn.io.failures import RunError
 from jaxrnn.tasks.sine import main as sine
@@ -40,9 +40,10 @@ def run_preset(name: str, out_dir: Path, quick: bool) -> dict | None:
     Returns its summary (with ``"cfg"`` and ``"dir"`` added), or None when the data extra is
     missing (the reason goes in ``"skipped"`` of the returned dict instead).
     """
-    cfg = PRESETS[name]
+    cfg, overrides = PRESETS[name], {}
     if quick and cfg.epochs != QUICK_EPOCHS[name]:
-        cfg = dataclasses.replace(cfg, epochs=QUICK_EPOCHS[name])
+        overrides = {"epochs": QUICK_EPOCHS[name]}
+        cfg = dataclasses.replace(cfg, **overrides)
     run = out_dir / name
     done = run / "summary.json"
     if done.exists():
@@ -53,7 +54,7 @@ def run_preset(name: str, out_dir: Path, quick: bool) -> dict | None:
         if (run / "config.json").exists():  # an interrupted run: start it again
             (run / "config.json").unlink()
         try:
-            sine.main(cfg, run, quiet=True)
+            sine.main(cfg, run, quiet=True, origin=provenance.record(name, overrides))
         except MissingExtraError as e:
             return {"skipped": str(e), "cfg": cfg}
     summary = json.loads(done.read_text())
