@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from jaxrnn.plots.common import subplots
+from jaxrnn.plots.labels import carry_grad_label
 
 
 def plot_gradient_flow(metrics: dict, title: str = ""):
@@ -21,7 +22,8 @@ def plot_gradient_flow(metrics: dict, title: str = ""):
         rel = np.asarray(tr["rel_error"])
         axes[1, 1].semilogy(tr["window"], np.where(rel > 0, rel, np.nan), marker=".",
                             label=label)  # exactly 0 (k >= T: nothing cut) is left out
-    axes[0, 0].set(title="||dL/dc_t|| of the carry (full BPTT)", xlabel="step t", ylabel="norm")
+    grad = carry_grad_label(metrics.get("settings", {}).get("cell", "rnn"))
+    axes[0, 0].set(title=f"{grad} (full BPTT)", xlabel="step t", ylabel="norm")
     axes[0, 1].set(title="||ds_t/ds_{t-1}||_2 (solid), smallest singular value (dotted)",
                    xlabel="step t", ylabel="singular value")
     axes[1, 0].set(title="truncated vs full gradient: cosine similarity",

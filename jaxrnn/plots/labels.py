@@ -75,3 +75,22 @@ def point_label(fields, point: dict) -> str:
     parts = [value_label(f, point[f]) if f == "case" else
              f"{field_label(f).split(' (')[0]} {value_label(f, point[f])}" for f in fields]
     return ", ".join(parts) or "all runs"
+
+
+def carry_grad_label(cell: str | None) -> str:
+    """The norm of the loss's gradient w.r.t. a step's carry, in the cell's own letters: h_t for
+    the RNN and GRU, (h_t, c_t) for the LSTM."""
+    if cell == "lstm":
+        return "||dL/d(h_t, c_t)||"
+    return "||dL/dh_t||" if cell in ("rnn", "gru", "gru_cho") else "||dL/dc_t|| (c_t: the carry)"
+
+
+CHANNELS = {"sincos": ("sin", "cos")}  # series -> its channels' names (else value_0, ...)
+
+
+def channel_names(series: str | None, n: int) -> list:
+    """Names of a series' n channels: ``sincos`` is (sin, cos); one channel is "value"."""
+    names = CHANNELS.get(series)
+    if names and len(names) == n:
+        return list(names)
+    return ["value"] if n == 1 else [f"value_{i}" for i in range(n)]
