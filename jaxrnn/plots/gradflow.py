@@ -14,7 +14,10 @@ def plot_gradient_flow(metrics: dict, title: str = ""):
     for run in metrics["runs"]:
         label = f"W_h x {run['scale']:g}"
         t = np.arange(1, len(run["grad_norms"]) + 1)
-        axes[0, 0].semilogy(t, run["grad_norms"], marker=".", label=label)
+        g = np.asarray(run["grad_norms"], float)
+        zeros = int(np.sum(g == 0))  # underflow: not drawable on the log axis, so said
+        axes[0, 0].semilogy(t, np.where(g > 0, g, np.nan), marker=".", label=label + (
+            f": exactly 0 at {zeros} of {len(g)} steps (not drawn)" if zeros else ""))
         line, = axes[0, 1].semilogy(t, run["jacobian_norm"], marker=".", label=label)
         axes[0, 1].semilogy(t, run["jacobian_min_sv"], ls=":", color=line.get_color())
         tr = run["truncation"]
