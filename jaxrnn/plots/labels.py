@@ -46,7 +46,7 @@ METRICS = {
     "grad_h_init": ("||dL/dh_t|| at init (LSTM: h and c)", (0.0, INF)),
     "grad_h_final": ("||dL/dh_t|| after training (LSTM: h and c)", (0.0, INF)),
 }
-FIELDS = {"bptt_window": "BPTT window k (steps back; full = no truncation)",
+FIELDS = {"bptt_window": "BPTT window (steps back; full = no truncation)",
           "learning_rate": "learning rate", "clip": "gradient clipping", "clip_value": "clip at",
           "optimizer": "optimiser", "cell": "cell", "activation": "activation",
           "input_init": "input init", "recurrent_init": "recurrent init",

@@ -142,7 +142,9 @@ def final_figure(spec: dict, grid: dict, rows: list, agg: list, metric: str):
                     fontsize=7, va="bottom")
     axes[0, 0].set_ylabel(metric_label(metric))
     seeds = len({r["seed"] for r in rows})
-    suptitle(fig, f"{spec['name']}: {metric_label(metric)} at the end ({seeds} seeds; dots: "
+    what = metric_label(metric)
+    when = "" if "at init" in what or "after training" in what else " after training"
+    suptitle(fig, f"{spec['name']}: {what}{when} ({seeds} seeds; dots: "
                   f"seeds, marker: mean, bar: 95% t-interval clipped to the metric's range, "
                   f"drawn only with at least 3 seeds)")
     return fig
