@@ -136,17 +136,14 @@ def final_figure(spec: dict, grid: dict, rows: list, agg: list, metric: str):
         legend_below(ax, legend_ax, fontsize=7)
     if log and any(v == 0 for v in finite):
         notes.append(f"{sum(v == 0 for v in finite)} run(s) exactly 0: not drawn (log axis)")
-    for ax in axes[0]:
-        if notes:
-            ax.text(0.02, 0.03, "\n".join(dict.fromkeys(notes)), transform=ax.transAxes,
-                    fontsize=7, va="bottom")
     axes[0, 0].set_ylabel(metric_label(metric))
     seeds = len({r["seed"] for r in rows})
     what = metric_label(metric)
     when = "" if "at init" in what or "after training" in what else " after training"
     suptitle(fig, f"{spec['name']}: {what}{when} ({seeds} seeds; dots: "
                   f"seeds, marker: mean, bar: 95% t-interval clipped to the metric's range, "
-                  f"drawn only with at least 3 seeds)")
+                  f"drawn only with at least 3 seeds)"
+             + "".join(f"; {n}" for n in dict.fromkeys(notes)))
     return fig
 
 
