@@ -22,8 +22,7 @@ def main(results: Path) -> None:
         title = (f"{run.name}: {cfg['layers']}x{cfg['cell'].upper()} {cfg['hidden']}, "
                  f"T={seq_len}, B={cfg['batch']}, {cfg['optimizer']} "
                  f"{cfg['learning_rate']:g}")
-        plotting.save(plots_char.loss_curves(runs.read_csv(run / "metrics.csv"), title=title,
-                                             smooth_decay=cfg["smooth_decay"]),
+        plotting.save(plots_char.loss_curves(runs.read_csv(run / "metrics.csv"), title=title),
                       run / "loss.png")
     timed = {name: runs.read_csv(results / name / "metrics.csv")
              for name in ("shakespeare-gru", "char-rnn-10min")

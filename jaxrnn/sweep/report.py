@@ -21,6 +21,7 @@ import numpy as np
 
 from jaxrnn.io import runs as runs_io
 from jaxrnn.plots.labels import fmt, value_label
+from jaxrnn.plots.rules import MIN_SEEDS_FOR_INTERVAL, shown_interval
 from jaxrnn.plots.sweep import draw_figures
 
 
@@ -68,12 +69,14 @@ def aggregate(rows: list, fields: list, metrics: list) -> list:
 
 
 def markdown_table(agg: list, fields: list, metric: str) -> str:
-    """A Markdown table of one metric: field values, seeds, diverged, mean, std, 95% interval."""
+    """A Markdown table of one metric: field values, seeds, diverged, mean, std, 95% interval
+    (as the figures: none under 3 seeds, clipped to the metric's domain, ``plots.rules``)."""
     head = fields + ["seeds", "diverged", f"{metric} mean", "std", "95% interval"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in agg:
         s = e[metric]
-        ci = "–" if not math.isfinite(s["lo"]) else f"[{fmt(s['lo'])}, {fmt(s['hi'])}]"
+        iv = shown_interval(s, metric)
+        ci = "–" if iv is None else f"[{fmt(iv[0])}, {fmt(iv[1])}]"
         cells = [value_label(f, e[f]) for f in fields] + [str(e["seeds"]), str(e["diverged"]),
                                                      fmt(s["mean"]), fmt(s["std"]), ci]
         lines.append("| " + " | ".join(cells) + " |")
@@ -120,9 +123,14 @@ def write_report(out) -> Path:
               f"train {run_s:.1f} s in total on {versions['device_count']} "
               f"{versions['device_kind']} device(s) (jax {versions['jax']}, jaxlib "
               f"{versions['jaxlib']}, optax {versions['optax']}).", ""]
+    lines += [f"Intervals: 95% t-intervals over the seeds, clipped to the metric's range (a "
+              f"loss >= 0, a cosine in [-1, 1]); none under {MIN_SEEDS_FOR_INTERVAL} seeds.", ""]
     for m in metrics:
         lines += [f"## {m}", "", markdown_table(agg, fields, m), ""]
-    lines += ["## Figures", ""] + [f"![{p.stem}]({p.name})" for p in figures] + [""]
+    drawn = {p.name for p in figures}
+    lines += ["## Figures", ""] + [f"![{p.stem}]({p.name})" for p in figures] + [
+        f"No `final_{m}.png`: no run has a finite {m}." for m in metrics
+        if f"final_{m}.png" not in drawn] + [""]
     path = out / "summary.md"
     runs_io.atomic_write_bytes(path, "\n".join(lines).encode())
     return path

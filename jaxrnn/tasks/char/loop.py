@@ -297,6 +297,5 @@ def finish(run: CharRun, state, log: dict, reason: str) -> dict:
     if hist:
         title = (f"{run.out.name}: {cfg.layers}x{cfg.cell.upper()} {cfg.hidden}, "
                  f"T={cfg.seq_len}, B={cfg.batch}, {cfg.optimizer} {cfg.learning_rate:g}")
-        plotting.save(plots_char.loss_curves(hist, title=title, smooth_decay=cfg.smooth_decay),
-                      run.out / "loss.png")
+        plotting.save(plots_char.loss_curves(hist, title=title), run.out / "loss.png")
     return summary
