@@ -32,6 +32,7 @@ from jaxrnn.io.config import config_hash, to_dict, upgrade_saved
 from jaxrnn.io.progress import Progress
 from jaxrnn.plots import char as plots_char
 from jaxrnn.plots import common as plotting
+from jaxrnn.tasks.char import parallel
 from jaxrnn.tasks.char.model import ModelSpec
 from jaxrnn.tasks.char.sample import sample_text
 from jaxrnn.tasks.char.step import Schedule
@@ -64,6 +65,7 @@ class CharRun(NamedTuple):
     init: object  # jitted (k_init, k_train) -> TrainState before step 0
     run_chunk: object  # jax.jit(make_chunk_fn(...))
     evaluate: object  # jax.jit(make_eval_fn(...))
+    mesh: object = None  # the batch mesh of a data-parallel run (``parallel``), else None
 
 
 def make_keys(seed: int):
@@ -90,7 +92,7 @@ def save_checkpoint(run: CharRun, which: str, state, log: dict) -> Path:
 
 def fresh_state(run: CharRun):
     """The state before step 0, from the run's init and train keys."""
-    return run.init(run.keys[0], run.keys[1])
+    return run.init(*parallel.place_keys(run.mesh, run.keys[:2]))
 
 
 def load_checkpoint(run: CharRun, path) -> tuple:
@@ -105,6 +107,7 @@ def load_checkpoint(run: CharRun, path) -> tuple:
     checkpoint.check_meta(theirs, {k: v for k, v in mine.items() if k not in RESUMABLE},
                           source=source)
     state = checkpoint.restore({"state": fresh_state(run)}, arrays, source=source)["state"]
+    state = parallel.place_state(run.mesh, state)  # any device count: the arrays are whole
     log = {k: meta[k] for k in ("history", "samples", "best_val", "best_step", "elapsed_s")}
     return state, log
 
@@ -120,6 +123,7 @@ def evaluate(run: CharRun, params, ids, max_chars: int = 0) -> float:
     """Mean nats/char of ``params`` on (the first ``max_chars`` of) ``ids``."""
     ids = ids[:max_chars] if max_chars else ids
     xs, ys = eval_windows(ids, run.cfg.batch, run.cfg.seq_len)
+    params = parallel.to_host(run.mesh, params)
     return float(run.evaluate(params, jnp.asarray(xs), jnp.asarray(ys)))
 
 
@@ -127,6 +131,7 @@ def _sample(run: CharRun, params, step: int, length: int) -> str:
     cfg, vocab = run.cfg, run.data.vocab
     prime = cfg.sample_prime or vocab.decode(run.data.train[:1])
     key = jax.random.fold_in(run.keys[2], step)
+    params = parallel.to_host(run.mesh, params)
     return prime + sample_text(run.spec, params, vocab, prime, key, length=length,
                                temperature=cfg.sample_temperature)
 
@@ -200,8 +205,9 @@ def train_loop(run: CharRun, state, log: dict, *, stop: int, max_seconds: float 
     leaves the metrics unchanged.
     """
     cfg, sched = run.cfg, run.sched
-    data = jnp.asarray(run.data.train if sched.batching == "random"
-                       else make_streams(run.data.train, cfg.batch, cfg.seq_len))
+    data = parallel.place_data(run.mesh, run.data.train if sched.batching == "random"
+                               else make_streams(run.data.train, cfg.batch, cfg.seq_len),
+                               sched.batching)
     start, t0, elapsed0 = int(state.step), time.perf_counter(), log["elapsed_s"]
     last = {"state": state, "step": start, "ckpt": start}
     with Progress(stop - start, unit="step", rate_unit="char") as bar, \
