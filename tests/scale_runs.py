@@ -17,12 +17,12 @@ jax.config.update("jax_enable_x64", True)
 from char_common import write_text, tiny  # noqa: E402  (after x64 is on)
 from jaxrnn.tasks.char import main as char  # noqa: E402
 
-CHANGES = dict(cell="gru", layers=1, batch=4, epochs=2, log_every=2, eval_every=4,
-               sample_length=8, dtype="float64")
+RUN_CHANGES = dict(cell="gru", layers=1, batch=4, epochs=2, log_every=2, eval_every=4,
+                   sample_length=8, dtype="float64")  # on tiny(); test_scale's loopback too
 
 
 def main(out: Path) -> None:
-    cfg = tiny(write_text(out), **CHANGES)
+    cfg = tiny(write_text(out), **RUN_CHANGES)
     k = char.steps_per_epoch(cfg, len(char.load_data(cfg).train))
     half = (k // cfg.log_every) * cfg.log_every
     for n in (1, 2, 4):
@@ -34,6 +34,10 @@ def main(out: Path) -> None:
         shutil.copytree(out / "stop-4", out / f"resume-{n}")
         char.main(cfg, out / f"resume-{n}", devices=n, resume=True, quiet=True)
     print(f"steps {2 * k}, stopped at {half}", flush=True)
+    try:
+        char.make_run(tiny(out / "tiny.txt", **{**RUN_CHANGES, "batch": 6}), out / "x", 4)
+    except ValueError as e:
+        (out / "refused.txt").write_text(str(e))
 
 
 if __name__ == "__main__":

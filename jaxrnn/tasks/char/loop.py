@@ -31,6 +31,7 @@ from jaxrnn.io.failures import DivergenceError, deferred_signals
 from jaxrnn.io.config import config_hash, to_dict, upgrade_saved
 from jaxrnn.io.progress import Progress
 from jaxrnn.plots import char as plots_char
+from jaxrnn.scale import distributed as multihost
 from jaxrnn.plots import common as plotting
 from jaxrnn.tasks.char import parallel
 from jaxrnn.tasks.char.model import ModelSpec
@@ -241,7 +242,7 @@ def _eval_and_save(run: CharRun, state, log: dict, row: dict) -> None:
 
 
 def _line(row: dict) -> str:
-    return (f"step {row['step']} (epoch {row['epoch']:.2f}): train {row['train_loss']:.4f}, "
+    return (f"{multihost.tag()}step {row['step']} (epoch {row['epoch']:.2f}): train {row['train_loss']:.4f}, "
             f"smoothed {row['smooth_loss']:.4f}, val {row['val_loss']:.4f} nats/char "
             f"({row['val_loss'] / math.log(2):.3f} bits), {row['chars_per_s']:,} chars/s")
 
@@ -282,6 +283,7 @@ def finish(run: CharRun, state, log: dict, reason: str) -> dict:
         "chars_per_s": _overall_rate(run, hist), "chars_per_s_chunks_median":
         float(np.median([r["chars_per_s"] for r in hist])) if hist else None,
         "train_step_compilations": _compilations(run), "vocab_size": run.data.vocab.size,
+        "devices": run.mesh.size if run.mesh is not None else 1,
         "sample": _sample(run, state.params, int(state.step), cfg.sample_length)}
     runs.write_json(run.out / "summary.json", summary)
     if hist:
