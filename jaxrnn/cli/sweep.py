@@ -23,6 +23,8 @@ import argparse
 from pathlib import Path
 
 from jaxrnn.io import settings
+from jaxrnn.scale import distributed
+from jaxrnn.scale.mesh import select_devices
 from jaxrnn.sweep.spec import expand, load_spec, parse_seeds, quick_spec, spec_from_dict
 
 
@@ -46,12 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-programs", type=int, default=0,
                         help="stop after this many programs (resume later); 0: all")
     parser.add_argument("--devices", type=int, default=0,
-                        help="use only the first N devices (default: all)")
-    parser.add_argument("--distributed", action="store_true",
-                        help="call jax.distributed.initialize() first (several hosts)")
-    parser.add_argument("--coordinator", help="with --distributed: process 0's HOST:PORT")
-    parser.add_argument("--num-processes", type=int, help="with --distributed: host count")
-    parser.add_argument("--process-id", type=int, help="with --distributed: this host's index")
+                        help="use only the first N devices of each host (default: all)")
+    distributed.add_arguments(parser)
     parser.add_argument("--report", metavar="DIR", help="only redraw the report of DIR")
     parser.add_argument("--no-report", action="store_true", help="skip tables and figures")
 
@@ -96,12 +94,8 @@ def run(args) -> int:
         return 0
     if args.max_programs < 0 or args.devices < 0:
         raise ValueError("--max-programs and --devices must be >= 0")
-    if args.distributed:
-        import jax
-
-        jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id)
-    elif args.coordinator or args.num_processes is not None or args.process_id is not None:
-        raise ValueError("--coordinator, --num-processes and --process-id need --distributed")
+    distributed.initialize(args.distributed, args.coordinator, args.num_processes,
+                           args.process_id)
     import jax
 
     from jaxrnn.sweep.runner import run_sweep
@@ -109,7 +103,7 @@ def run(args) -> int:
     spec = build_spec(args)
     if any(getattr(r.config, "dtype", "float32") == "float64" for r in expand(spec)):
         settings.enable_dtype("float64")  # the command's entry; the programs only check it
-    devices = jax.devices()[:args.devices] if args.devices else None
+    devices = select_devices(args.devices) if args.devices else None
     out = args.out or f"runs/sweep-{spec.name}"
     run_sweep(spec, out, resume=args.resume, devices=devices, max_programs=args.max_programs,
               report=not args.no_report, spec_path=args.spec)

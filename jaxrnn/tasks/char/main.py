@@ -231,7 +231,7 @@ def _jitted(cfg: Config, spec: ModelSpec, sched: Schedule, mesh=None):
     return optimizer, init, run_chunk, jax.jit(make_eval_fn(spec, sched.carry_state))
 
 
-def make_run(cfg: Config, out, devices: int = 0) -> CharRun:
+def make_run(cfg: Config, out, devices: int = 0, local: bool = False) -> CharRun:
     """Data, model, optimiser, schedule and jitted functions of a run (no training), on the
     first ``devices`` devices of every process (0: all; ``parallel.make_mesh``)."""
     settings.require_dtype(cfg.dtype)
@@ -240,7 +240,7 @@ def make_run(cfg: Config, out, devices: int = 0) -> CharRun:
     sched = Schedule(cfg.batching, cfg.seq_len, cfg.batch, k, cfg.carry_state, cfg.loss_reduce,
                      cfg.divergence_factor, cfg.smooth_decay)
     spec = model_spec(cfg, data.vocab.size)
-    mesh = parallel.make_mesh(devices, cfg.batch)
+    mesh = parallel.make_mesh(devices, cfg.batch, local)
     optimizer, init, run_chunk, evaluate = jitted(cfg, spec, sched, mesh)
     return CharRun(cfg, Path(out), data, spec, optimizer, sched, make_keys(cfg.seed), init,
                    run_chunk, evaluate, mesh)
@@ -266,18 +266,19 @@ def _start(run: CharRun, resume: bool):
 
 def main(cfg: Config, out, *, resume: bool = False, stop_at: int | None = None,
          max_minutes: float = 0.0, quiet: bool = False, devices: int = 0,
-         distributed: bool = False, coordinator=None, num_processes=None,
-         process_id=None) -> Path:
+         local: bool = False, distributed: bool = False, coordinator=None,
+         num_processes=None, process_id=None) -> Path:
     """Trains (or resumes) a character model; writes the run directory; returns its path.
 
     ``devices``/``distributed``...: data-parallel over the first ``devices`` devices of every
-    process (0: all) and several hosts (``jaxrnn.scale``; process 0 writes the directory).
+    process (0: all) and several hosts (``jaxrnn.scale``; process 0 writes the directory);
+    ``local``: on this process's first device only (the batch-1 seeds under ``reproduce``).
     """
     multihost.initialize(distributed, coordinator, num_processes, process_id)
     if stop_at is not None and (stop_at < 1 or stop_at % cfg.log_every):
         raise ValueError(f"--stop-at must be a positive multiple of log_every={cfg.log_every}; "
                          f"got {stop_at}")
-    run = make_run(cfg, out, devices)
+    run = make_run(cfg, out, devices, local)
     total = cfg.epochs * run.sched.steps_per_epoch
     state, log = _start(run, resume)
     stop = total if stop_at is None else min(stop_at, total)
@@ -315,7 +316,7 @@ def reproduce_section(out_dir, quick: bool) -> str:
     """Markdown: the min-char seed rerun on the offline ``stdlib`` corpus (5 or 50 epochs)."""
     cfg = override(PRESETS["min-char"], {"corpus": "stdlib", "epochs": 5 if quick else 50})
     out = Path(out_dir) / f"char-min-char-stdlib-{cfg.epochs}ep"
-    main(cfg, out, resume=ckpt_path(out, "latest").is_file(), quiet=True)
+    main(cfg, out, resume=ckpt_path(out, "latest").is_file(), quiet=True, local=True)
     s = runs_summary(out)
     return "\n".join([
         f"### min-char (SEEDS B) on the offline stdlib corpus, {cfg.epochs} epochs", "",

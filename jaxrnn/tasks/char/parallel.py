@@ -16,9 +16,12 @@ from jaxrnn.scale import mesh as meshes
 from jaxrnn.tasks.char.step import TrainState
 
 
-def make_mesh(n_devices: int, batch: int):
+def make_mesh(n_devices: int, batch: int, local: bool = False):
     """The batch mesh over ``n_devices`` per process (0: all), or None for one device in one
-    process; refuses a batch that does not divide over the devices."""
+    process or for a ``local`` run (every process trains the whole model on its own first
+    device); refuses a batch that does not divide over the devices."""
+    if local:
+        return None
     devices = meshes.select_devices(n_devices)
     if len(devices) == 1 and jax.process_count() == 1:
         return None
