@@ -36,7 +36,7 @@ COLUMNS = ("train_loss", "smooth_loss", "grad_norm")
 def _env(devices: int) -> dict:
     path = os.pathsep.join([str(REPO), str(TESTS), os.environ.get("PYTHONPATH", "")])
     return {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
-            "JAXRNN_CACHE_DIR": "off", "PYTHONPATH": path}
+            "JAX_PLATFORMS": "cpu", "JAXRNN_CACHE_DIR": "off", "PYTHONPATH": path}
 
 
 @pytest.fixture(scope="module")
