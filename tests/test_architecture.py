@@ -12,7 +12,8 @@ from pathlib import Path
 import jaxrnn
 
 PACKAGE = Path(jaxrnn.__file__).parent
-CORE = {"cells", "initializers", "unroll", "rnn_backward", "losses", "model", "optim", "train"}
+CORE = {"cells", "initializers", "unroll", "rnn_backward", "cudnn_lstm", "losses", "model",
+        "optim", "train"}
 UPPER = ("io", "plots", "scale", "tasks", "sweep", "cli")
 
 
