@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One device check (under 10 minutes on one GPU): the device-sensitive tests, scripts/bench.py,
 # the data-parallel step time (scripts/bench_scale.py) and a data-parallel char run; then one
-# summary table. Each part's full output goes to $OUT/<part>.log.
+# summary table. The tests: the scale and cuDNN tests (the cuDNN kernel's own test runs only on
+# a GPU), and on a GPU also the char, fused-backward, unroll-gradient and sweep tests. Each part's full output goes to $OUT/<part>.log.
 #
 #   scripts/device_check.sh            # a GPU machine: every local device, the bench's sizes
 #   scripts/device_check.sh --tiny     # a CPU: 4 forced host devices, tiny sizes (~minutes)
@@ -32,12 +33,15 @@ PY
 )
 if [ "$TINY" = 1 ]; then
   FORCE=(env "XLA_FLAGS=${XLA_FLAGS:-} --xla_force_host_platform_device_count=4")
+  TESTS=(tests/test_scale.py tests/test_cudnn_lstm.py)
   BENCH=(--sizes small --cells lstm --rounds 1 --min-time 0.1 --skip memory,sine)
   SCALE=(--host-devices 4 --devices 1,2,4 --set batch=48 --set hidden=64 --steps 5 --rounds 3)
   CHAR=(--preset shakespeare-gru --corpus=stdlib --max_chars=60000 --hidden=32 --embed=16
         --batch=16 --seq_len=32 --epochs=1 --log_every=10 --eval_every=50 --devices 4)
 else
   FORCE=()
+  TESTS=(tests/test_scale.py tests/test_cudnn_lstm.py tests/test_char.py tests/test_rnn_backward.py
+         tests/test_unroll_grads.py tests/test_sweep.py)
   BENCH=(--sizes small,medium --skip sine)
   n=$($PY -c "import jax; print(jax.local_device_count())")
   counts=1; for k in 2 4 8 16; do [ "$k" -le "$n" ] && counts="$counts,$k"; done
@@ -45,8 +49,7 @@ else
   CHAR=(--preset shakespeare-gru --corpus=stdlib --epochs=1 --batch=64 --devices 0)
 fi
 
-part tests "$PY" -m pytest -q tests/test_scale.py tests/test_char.py tests/test_rnn_backward.py \
-  tests/test_sweep.py
+part tests "$PY" -m pytest -q "${TESTS[@]}"
 part bench "$PY" scripts/bench.py --frameworks "${frameworks:-none}" "${BENCH[@]}" \
   --json "$OUT/bench.json"
 part bench_scale "$PY" scripts/bench_scale.py "${SCALE[@]}"
