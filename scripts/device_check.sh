@@ -49,15 +49,15 @@ else
   CHAR=(--preset shakespeare-gru --corpus=stdlib --epochs=1 --batch=64 --devices 0)
 fi
 
-part tests "$PY" -m pytest -q "${TESTS[@]}"
+part tests "$PY" -m pytest "${TESTS[@]}"  # -q comes from pyproject's addopts
 part bench "$PY" scripts/bench.py --frameworks "${frameworks:-none}" "${BENCH[@]}" \
   --json "$OUT/bench.json"
 part bench_scale "$PY" scripts/bench_scale.py "${SCALE[@]}"
 rm -rf "$OUT/char-dp"
 part char_dp "${FORCE[@]}" "$PY" -m jaxrnn.cli char "${CHAR[@]}" --out "$OUT/char-dp"
 
-echo; echo "## device check: $($PY -c 'import jax; d = jax.devices(); print(len(d), "x", d[0].device_kind)')"
+echo; echo "## device check: $($PY -c 'import jax; d = jax.devices(); print(len(d), "x", d[0].device_kind)')$([ "$TINY" = 1 ] && echo ' (--tiny: bench_scale and char_dp on 4 forced CPU devices)')"
 echo; cat "$SUMMARY"
 echo; echo "### data-parallel step time"; grep '^|\|^char' "$OUT/bench_scale.log" | sed 's/^/    /'
-echo; echo "### bench.py"; grep -A12 -i 'throughput' "$OUT/bench.log" | head -n 14 | sed 's/^/    /'
+echo; echo "### bench.py"; grep '^|\|^Machine' "$OUT/bench.log" | head -n 16 | sed 's/^/    /'
 echo; echo "### data-parallel char run"; grep 'char:' "$OUT/char_dp.log" | sed 's/^/    /'
