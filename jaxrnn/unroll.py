@@ -202,13 +202,20 @@ def unroll(cell: Cell, params: dict, xs, carry0=None, *, reverse=False, lengths=
       backward: "scan" (``lax.scan``'s own transpose) or "fused": the RNN cell's hand-written
         backward pass that forms ``dW_hh`` in one matmul after the loop (``jaxrnn.rnn_backward``;
         faster on the CPU benchmark for medium and large RNNs; no forward-mode autodiff, and no
-        mask, resets, window < T, reverse or checkpoint; ``window >= T`` is full BPTT, accepted).
+        mask, resets, window < T, reverse or checkpoint; ``window >= T`` is full BPTT, accepted);
+        "cudnn": the LSTM forward and backward by cuDNN on a GPU (``jaxrnn.cudnn_lstm``; batched
+        float xs, lengths only, no window, mask, resets, reverse or checkpoint).
       A ``carry0`` of another float dtype than the params (promoted with float xs) is cast to
       theirs.
 
     Returns:
       ``(ys, carry)``: ys (T, [B,] H) per-step outputs, and the final carry.
     """
+    if backward == "cudnn":
+        from jaxrnn.cudnn_lstm import unroll_cudnn
+
+        return unroll_cudnn(cell, params, xs, carry0, reverse=reverse, lengths=lengths,
+                            mask=mask, resets=resets, window=window, checkpoint=checkpoint)
     T, batch_shape = _check_inputs(cell, params, xs)
     if backward != "scan":
         return _unroll_fused_backward(cell, params, xs, carry0, backward, unroll, batch_shape,
@@ -260,7 +267,7 @@ def _unroll_fused_backward(cell, params, xs, carry0, backward, unroll, batch_sha
     from jaxrnn import rnn_backward
 
     if backward != "fused":
-        raise ValueError(f"backward must be 'scan' or 'fused'; got {backward!r}")
+        raise ValueError(f"backward must be 'scan', 'fused' or 'cudnn'; got {backward!r}")
     if cell.name != "rnn":
         raise ValueError(f"backward='fused' is for the 'rnn' cell only (got {cell.name!r}); "
                          f"use backward='scan'")

@@ -1,6 +1,6 @@
 """The import rules of STYLE.md, checked by walking every module of the package with ``ast``.
 
-Imports point down: cli -> tasks/sweep -> io/plots -> grad -> core -> data. Every import
+Imports point down: cli -> tasks/sweep -> scale/io/plots -> grad -> core -> data. Every import
 counts (module level and inside functions); the cycle check uses module-level imports only,
 since a function-level import runs after both modules have loaded.
 """
@@ -12,8 +12,9 @@ from pathlib import Path
 import jaxrnn
 
 PACKAGE = Path(jaxrnn.__file__).parent
-CORE = {"cells", "initializers", "unroll", "rnn_backward", "losses", "model", "optim", "train"}
-UPPER = ("io", "plots", "tasks", "sweep", "cli")
+CORE = {"cells", "initializers", "unroll", "rnn_backward", "cudnn_lstm", "losses", "model",
+        "optim", "train"}
+UPPER = ("io", "plots", "scale", "tasks", "sweep", "cli")
 
 
 def _module_name(path: Path) -> str:
@@ -70,11 +71,13 @@ def _allowed(module: str, target: str) -> str | None:
     if dst == "cli" and src != "cli":
         return "only cli imports cli"
     if _is_core(module) and dst in UPPER:
-        return "the core and grad/ never import io, plots, tasks, sweep or cli"
+        return "the core and grad/ never import io, plots, scale, tasks, sweep or cli"
     if src == "data" and dst != "data":
         return "data/ imports nothing of jaxrnn outside data/"
     if src == "plots" and dst not in ("plots", "io"):
         return "plots/ imports only plots/ and io/"
+    if src == "scale" and dst not in ("scale", "io"):
+        return "scale/ imports only scale/ and io/ (placement and start-up, no training)"
     if src == "io" and dst != "io" and target != "jaxrnn":
         return "io/ imports only io/ (and the package's __version__)"
     return None
@@ -124,5 +127,8 @@ def test_a_cycle_and_a_broken_rule_are_caught():
     assert _allowed("jaxrnn.data.text", "jaxrnn.cells")
     assert _allowed("jaxrnn.io.runs", "jaxrnn.cells")
     assert _allowed("jaxrnn.tasks.demo", "jaxrnn.cli.main")
+    assert _allowed("jaxrnn.scale.mesh", "jaxrnn.tasks.char.main")
+    assert _allowed("jaxrnn.train", "jaxrnn.scale.mesh")
+    assert _allowed("jaxrnn.tasks.char.parallel", "jaxrnn.scale.mesh") is None
     assert _allowed("jaxrnn.io.runs", "jaxrnn") is None
     assert _allowed("jaxrnn.tasks.demo", "jaxrnn.plots.common") is None

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from jaxrnn.io import runs
+from jaxrnn.scale import distributed
 from jaxrnn.sweep import studies
 from jaxrnn.tasks.char import report as char_report
 from jaxrnn.tasks.sine import report as sine_report
@@ -33,6 +34,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--only", action="append", default=None, metavar="SECTION",
                         help=f"run only this section (repeatable): "
                              f"{', '.join(n for n, _ in SECTIONS)}")
+    distributed.add_arguments(parser)
 
 
 def _header(quick: bool) -> str:
@@ -43,6 +45,10 @@ def _header(quick: bool) -> str:
 
 
 def run(args) -> int:
+    """Runs the sections; with ``--distributed`` every host runs them, the sweeps shard over
+    every host's devices, and process 0 alone writes (``jaxrnn.scale.distributed``)."""
+    distributed.initialize(args.distributed, args.coordinator, args.num_processes,
+                           args.process_id)
     names = [n for n, _ in SECTIONS]
     for name in args.only or []:
         if name not in names:
@@ -55,12 +61,12 @@ def run(args) -> int:
     for name, section in SECTIONS:
         if args.only and name not in args.only:
             continue
-        print(f"section {name}:")
+        print(f"{distributed.tag()}section {name}:")
         t = time.perf_counter()
         markdown = section(out / name, quick)
         parts.append(markdown + f"\n_Section time: {time.perf_counter() - t:.0f} s._\n")
     parts.append(f"\n_Total time: {time.perf_counter() - t0:.0f} s._\n")
     report = out / "report.md"
     runs.atomic_write_bytes(report, "\n".join(parts).encode())
-    print(f"wrote {report}")
+    print(f"{distributed.tag()}{'wrote' if runs.is_writer() else 'process 0 wrote'} {report}")
     return 0

@@ -24,6 +24,8 @@ import argparse
 from pathlib import Path
 
 from jaxrnn.io import settings
+from jaxrnn.scale import distributed
+from jaxrnn.scale.mesh import select_devices
 from jaxrnn.sweep.studies import STUDIES, study_path
 from jaxrnn.sweep.spec import expand, load_spec, parse_seeds, quick_spec, spec_from_dict
 
@@ -49,12 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-programs", type=int, default=0,
                         help="stop after this many programs (resume later); 0: all")
     parser.add_argument("--devices", type=int, default=0,
-                        help="use only the first N devices (default: all)")
-    parser.add_argument("--distributed", action="store_true",
-                        help="call jax.distributed.initialize() first (several hosts)")
-    parser.add_argument("--coordinator", help="with --distributed: process 0's HOST:PORT")
-    parser.add_argument("--num-processes", type=int, help="with --distributed: host count")
-    parser.add_argument("--process-id", type=int, help="with --distributed: this host's index")
+                        help="use only the first N devices of each host (default: all)")
+    distributed.add_arguments(parser)
     parser.add_argument("--report", metavar="DIR", help="only redraw the report of DIR")
     parser.add_argument("--no-report", action="store_true", help="skip tables and figures")
 
@@ -95,21 +93,6 @@ def build_spec(args):
     return quick_spec(spec) if args.quick else spec
 
 
-def _initialize_distributed(args) -> None:
-    """``jax.distributed.initialize`` from the flags; no coordinator found: named, with the fix."""
-    import jax
-
-    try:
-        jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id)
-    except ValueError as e:
-        if args.coordinator:
-            raise
-        raise ValueError(f"--distributed found no coordinator ({e}): pass --coordinator "
-                         f"HOST:PORT --num-processes N --process-id I, set "
-                         f"JAX_COORDINATOR_ADDRESS, or run under Slurm, Open MPI, Kubernetes "
-                         f"or Cloud TPU") from e
-
-
 def run(args) -> int:
     """Runs the sweep (or redraws a report); exit status 0."""
     from jaxrnn.sweep.report import write_report
@@ -119,10 +102,8 @@ def run(args) -> int:
         return 0
     if args.max_programs < 0 or args.devices < 0:
         raise ValueError("--max-programs and --devices must be >= 0")
-    if args.distributed:
-        _initialize_distributed(args)
-    elif args.coordinator or args.num_processes is not None or args.process_id is not None:
-        raise ValueError("--coordinator, --num-processes and --process-id need --distributed")
+    distributed.initialize(args.distributed, args.coordinator, args.num_processes,
+                           args.process_id)
     import jax
 
     from jaxrnn.sweep.runner import run_sweep
@@ -130,11 +111,7 @@ def run(args) -> int:
     spec = build_spec(args)
     if any(getattr(r.config, "dtype", "float32") == "float64" for r in expand(spec)):
         settings.enable_dtype("float64")  # the command's entry; the programs only check it
-    if args.devices > len(jax.devices()):
-        raise ValueError(f"--devices {args.devices}: only {len(jax.devices())} device(s) are "
-                         f"visible ({jax.devices()[0].platform}); pass at most that many, or 0 "
-                         f"for all")
-    devices = jax.devices()[:args.devices] if args.devices else None
+    devices = select_devices(args.devices) if args.devices else None
     out = args.out or f"runs/sweep-{spec.name}"
     run_sweep(spec, out, resume=args.resume, devices=devices, max_programs=args.max_programs,
               report=not args.no_report,

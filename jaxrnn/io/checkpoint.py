@@ -6,6 +6,13 @@ written to a temporary file and renamed (``runs.atomic_write_bytes``), so a cras
 leaves the previous checkpoint intact. Restoring takes a *template* tree (e.g. freshly initialised
 params and ``optimizer.init``) and refuses, naming the leaf, any missing or extra entry or a
 shape/dtype that differs, so a checkpoint of another model is never half-loaded.
+
+Scale: a leaf split over devices (a data-parallel run's carries) is stored whole, gathered on
+the host (``process_allgather`` when other hosts hold parts of it; every process calls ``save``,
+only process 0 writes, ``runs.is_writer``), so a checkpoint restores onto any device count; the
+caller lays the whole arrays out again (``jaxrnn.scale.mesh.place``). A typed PRNG key
+(``jax.random.key``) is stored as its ``key_data`` (uint32) and rewrapped with the template's
+implementation on restore.
 """
 from __future__ import annotations
 
@@ -37,8 +44,24 @@ def flatten(tree, prefix: str = "") -> dict:
     out = {}
     for path, leaf in leaves:
         name = "/".join([prefix] * bool(prefix) + [_key_name(k) for k in path])
-        out[name] = np.asarray(leaf)
+        out[name] = _whole(leaf)
     return out
+
+
+def _is_key(leaf) -> bool:
+    return jax.dtypes.issubdtype(getattr(leaf, "dtype", None), jax.dtypes.prng_key)
+
+
+def _whole(leaf) -> np.ndarray:
+    """The whole value of ``leaf`` as numpy: a typed key's ``key_data``; an array split over
+    several processes gathered from all of them (a collective: every process must call)."""
+    if _is_key(leaf):
+        leaf = jax.random.key_data(leaf)
+    if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(leaf, tiled=True))
+    return np.asarray(leaf)
 
 
 def save(path, tree, meta: dict) -> Path:
@@ -115,8 +138,16 @@ def restore(template, arrays: dict, *, prefix: str = "", source: str = "checkpoi
         raise ValueError(f"{source} does not fit this model/optimiser ({len(problems)} "
                          f"difference(s): {'; '.join(problems[:6])}"
                          f"{' ...' if len(problems) > 6 else ''})")
-    leaves = [jax.numpy.asarray(arrays[name]) for name in want]
+    leaves = [_like(ref, jax.numpy.asarray(arrays[name]))
+              for name, ref in zip(want, jax.tree_util.tree_leaves(template))]
     return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(template), leaves)
+
+
+def _like(template_leaf, array):
+    """``array`` as the template's kind of leaf (a typed key is rewrapped)."""
+    if _is_key(template_leaf):
+        return jax.random.wrap_key_data(array, impl=jax.random.key_impl(template_leaf))
+    return array
 
 
 def check_meta(meta: dict, expected: dict, *, source: str) -> None:

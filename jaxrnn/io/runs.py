@@ -22,8 +22,19 @@ from jaxrnn.io import provenance
 from jaxrnn.io.config import config_hash, to_dict
 
 
+def is_writer() -> bool:
+    """True on the one process that writes files: process 0 of a multi-process
+    (``jax.distributed``) run, and always in a single process."""
+    import jax
+
+    return jax.process_index() == 0
+
+
 def atomic_write_bytes(path, data: bytes) -> None:
-    """Writes ``data`` to ``path`` via a temporary file and a rename."""
+    """Writes ``data`` to ``path`` via a temporary file and a rename (only on the writer,
+    ``is_writer``: the other processes of a multi-host run write nothing)."""
+    if not is_writer():
+        return
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,8 +164,11 @@ def make_run_dir(out, cfg, *, exist_ok: bool = False, started: str = "summary.js
       FileExistsError: ``out`` already holds a run (``config.json`` and ``started``) and
         ``exist_ok`` is False (nothing is touched).
       NotADirectoryError: ``out`` (or a folder above it) is a file.
+    Only the writer (``is_writer``) checks and writes; another process returns ``out`` at once.
     """
     out = Path(out)
+    if not is_writer():
+        return out
     if (out / "config.json").exists() and (out / started).exists() and not exist_ok:
         raise FileExistsError(f"{out} already holds a run ({started}); choose another --out "
                               f"or {again}")

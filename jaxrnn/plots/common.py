@@ -12,6 +12,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from jaxrnn.io import runs
+
 
 def subplots(nrows: int = 1, ncols: int = 1, *, figsize=(7, 4), squeeze: bool = True,
              sharey: bool = False, height_ratios=None):
@@ -52,8 +54,11 @@ def line_plot(x, series: dict, *, title="", xlabel="", ylabel="", logy=False, st
 
 
 def save(fig, path) -> Path:
-    """Saves ``fig`` as PNG at ``path`` (parents created); returns the path."""
+    """Saves ``fig`` as PNG at ``path`` (parents created; only on the writing process of a
+    multi-host run, ``runs.is_writer``); returns the path."""
     path = Path(path)
+    if not runs.is_writer():
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     return path

@@ -31,7 +31,9 @@ from jaxrnn.io.failures import DivergenceError, deferred_signals
 from jaxrnn.io.config import config_hash, to_dict, upgrade_saved
 from jaxrnn.io.progress import Progress, compiling
 from jaxrnn.plots import char as plots_char
+from jaxrnn.scale import distributed as multihost
 from jaxrnn.plots import common as plotting
+from jaxrnn.tasks.char import parallel
 from jaxrnn.tasks.char.model import ModelSpec
 from jaxrnn.tasks.char.sample import sample_text
 from jaxrnn.tasks.char.step import Schedule
@@ -64,6 +66,7 @@ class CharRun(NamedTuple):
     init: object  # jitted (k_init, k_train) -> TrainState before step 0
     run_chunk: object  # jax.jit(make_chunk_fn(...))
     evaluate: object  # jax.jit(make_eval_fn(...))
+    mesh: object = None  # the batch mesh of a data-parallel run (``parallel``), else None
 
 
 def make_keys(seed: int):
@@ -90,7 +93,7 @@ def save_checkpoint(run: CharRun, which: str, state, log: dict) -> Path:
 
 def fresh_state(run: CharRun):
     """The state before step 0, from the run's init and train keys."""
-    return run.init(run.keys[0], run.keys[1])
+    return run.init(*parallel.place_keys(run.mesh, run.keys[:2]))
 
 
 def load_checkpoint(run: CharRun, path) -> tuple:
@@ -105,6 +108,7 @@ def load_checkpoint(run: CharRun, path) -> tuple:
     checkpoint.check_meta(theirs, {k: v for k, v in mine.items() if k not in RESUMABLE},
                           source=source)
     state = checkpoint.restore({"state": fresh_state(run)}, arrays, source=source)["state"]
+    state = parallel.place_state(run.mesh, state)  # any device count: the arrays are whole
     log = {k: meta[k] for k in ("history", "samples", "best_val", "best_step", "elapsed_s")}
     log.update({k: meta.get(k) for k in ("train_s", "compile_s")})  # None in older checkpoints
     return state, log
@@ -121,6 +125,7 @@ def evaluate(run: CharRun, params, ids, max_chars: int = 0) -> float:
     """Mean nats/char of ``params`` on (the first ``max_chars`` of) ``ids``."""
     ids = ids[:max_chars] if max_chars else ids
     xs, ys = eval_windows(ids, run.cfg.batch, run.cfg.seq_len)
+    params = parallel.to_host(run.mesh, params)
     return float(run.evaluate(params, jnp.asarray(xs), jnp.asarray(ys)))
 
 
@@ -128,6 +133,7 @@ def _sample(run: CharRun, params, step: int, length: int) -> str:
     cfg, vocab = run.cfg, run.data.vocab
     prime = cfg.sample_prime or vocab.decode(run.data.train[:1])
     key = jax.random.fold_in(run.keys[2], step)
+    params = parallel.to_host(run.mesh, params)
     return prime + sample_text(run.spec, params, vocab, prime, key, length=length,
                                temperature=cfg.sample_temperature)
 
@@ -205,8 +211,9 @@ def train_loop(run: CharRun, state, log: dict, *, stop: int, max_seconds: float 
     leaves the metrics unchanged.
     """
     cfg, sched = run.cfg, run.sched
-    data = jnp.asarray(run.data.train if sched.batching == "random"
-                       else make_streams(run.data.train, cfg.batch, cfg.seq_len))
+    data = parallel.place_data(run.mesh, run.data.train if sched.batching == "random"
+                               else make_streams(run.data.train, cfg.batch, cfg.seq_len),
+                               sched.batching)
     start = int(state.step)
     if start < stop and hasattr(run.run_chunk, "lower"):  # compile ahead of time, so no
         # chunk's rate includes it (a wrapped, non-jit run_chunk compiles on its first call)
@@ -246,7 +253,7 @@ def _eval_and_save(run: CharRun, state, log: dict, row: dict) -> None:
 
 
 def _line(row: dict) -> str:
-    return (f"step {row['step']} (epoch {row['epoch']:.2f}): train {row['train_loss']:.4f}, "
+    return (f"{multihost.tag()}step {row['step']} (epoch {row['epoch']:.2f}): train {row['train_loss']:.4f}, "
             f"smoothed {row['smooth_loss']:.4f}, val {row['val_loss']:.4f} nats/char "
             f"({row['val_loss'] / math.log(2):.3f} bits), {row['chars_per_s']:,} chars/s")
 
@@ -292,6 +299,7 @@ def finish(run: CharRun, state, log: dict, reason: str) -> dict:
         "chars_per_s": _overall_rate(run, state, log), "chars_per_s_chunks_median":
         float(np.median([r["chars_per_s"] for r in hist])) if hist else None,
         "train_step_compilations": _compilations(run), "vocab_size": run.data.vocab.size,
+        "devices": run.mesh.size if run.mesh is not None else 1,
         "sample": _sample(run, state.params, int(state.step), cfg.sample_length)}
     runs.write_json(run.out / "summary.json", summary)
     if hist:

@@ -29,6 +29,8 @@ from jaxrnn.io.config import override  # noqa: F401 (callers use char.override)
 from jaxrnn.io.failures import Interrupted
 from jaxrnn.tasks.char.loop import (CharData, CharRun, ckpt_path, fresh_state, finish,
                                     load_checkpoint, make_keys, save_checkpoint, train_loop)
+from jaxrnn.scale import distributed as multihost
+from jaxrnn.tasks.char import parallel
 from jaxrnn.tasks.char.model import ModelSpec, init_params
 from jaxrnn.tasks.char.step import Schedule, init_state, make_chunk_fn, make_eval_fn
 
@@ -202,40 +204,46 @@ NOT_COMPILED = ("corpus", "text", "max_chars", "val_fraction", "test_fraction", 
                 "sample_prime", "seed")
 
 
-def jitted(cfg: Config, spec: ModelSpec, sched: Schedule):
+def jitted(cfg: Config, spec: ModelSpec, sched: Schedule, mesh=None):
     """``_jitted`` keyed on the fields that matter, so e.g. another seed reuses compilations."""
     defaults = Config()
     return _jitted(dataclasses.replace(cfg, **{f: getattr(defaults, f) for f in NOT_COMPILED}),
-                   spec, sched)
+                   spec, sched, mesh)
 
 
 @functools.lru_cache(maxsize=8)
-def _jitted(cfg: Config, spec: ModelSpec, sched: Schedule):
+def _jitted(cfg: Config, spec: ModelSpec, sched: Schedule, mesh=None):
     """``(optimizer, init, run_chunk, evaluate)``, cached: runs of one config share compilations.
 
     ``init(k_init, k_train)`` is the state before step 0 (one compilation instead of one per
-    initialiser call).
+    initialiser call). With a ``mesh`` the two are jitted data-parallel (``parallel``).
     """
     optimizer = make_optimizer(cfg, sched.steps_per_epoch)
 
     def init(k_init, k_train):
         return init_state(spec, init_params(k_init, spec), optimizer, k_train, cfg.batch)
 
-    return (optimizer, jax.jit(init), jax.jit(make_chunk_fn(spec, optimizer, sched)),
-            jax.jit(make_eval_fn(spec, sched.carry_state)))
+    run_chunk = make_chunk_fn(spec, optimizer, sched)
+    if mesh is None:
+        init, run_chunk = jax.jit(init), jax.jit(run_chunk)
+    else:
+        init, run_chunk = parallel.jit_on_mesh(init, run_chunk, mesh, sched.batching)
+    return optimizer, init, run_chunk, jax.jit(make_eval_fn(spec, sched.carry_state))
 
 
-def make_run(cfg: Config, out) -> CharRun:
-    """Data, model, optimiser, schedule and jitted functions of a run (no training)."""
+def make_run(cfg: Config, out, devices: int = 0, local: bool = False) -> CharRun:
+    """Data, model, optimiser, schedule and jitted functions of a run (no training), on the
+    first ``devices`` devices of every process (0: all; ``parallel.make_mesh``)."""
     settings.require_dtype(cfg.dtype)
     data = load_data(cfg)
     k = steps_per_epoch(cfg, len(data.train))
     sched = Schedule(cfg.batching, cfg.seq_len, cfg.batch, k, cfg.carry_state, cfg.loss_reduce,
                      cfg.divergence_factor, cfg.smooth_decay)
     spec = model_spec(cfg, data.vocab.size)
-    optimizer, init, run_chunk, evaluate = jitted(cfg, spec, sched)
+    mesh = parallel.make_mesh(devices, cfg.batch, local)
+    optimizer, init, run_chunk, evaluate = jitted(cfg, spec, sched, mesh)
     return CharRun(cfg, Path(out), data, spec, optimizer, sched, make_keys(cfg.seed), init,
-               run_chunk, evaluate)
+                   run_chunk, evaluate, mesh)
 
 
 def _start(run: CharRun, resume: bool, origin: dict | None = None):
@@ -287,16 +295,22 @@ def _check_stop_at(stop_at: int | None, log_every: int) -> None:
 
 def main(cfg: Config, out, *, resume: bool = False, steps: int | None = None,
          stop_at: int | None = None, max_minutes: float = 0.0, quiet: bool = False,
-         origin: dict | None = None) -> Path:
+         origin: dict | None = None, devices: int = 0, local: bool = False,
+         distributed: bool = False, coordinator=None, num_processes=None,
+         process_id=None) -> Path:
     """Trains (or resumes) a character model; writes the run directory; returns its path.
 
     ``steps``: train exactly that many steps, the intervals adapted (``for_steps``; the
     changes are printed); ``stop_at``: stop early at a multiple of ``log_every`` (resume
     later); ``origin`` (``jaxrnn.io.provenance.record``) goes into ``config.json``.
+    ``devices``/``distributed``...: data-parallel over the first ``devices`` devices of every
+    process (0: all) and several hosts (``jaxrnn.scale``; process 0 writes the directory);
+    ``local``: on this process's first device only (the batch-1 seeds under ``reproduce``).
     """
+    multihost.initialize(distributed, coordinator, num_processes, process_id)
     if steps is None:
         _check_stop_at(stop_at, cfg.log_every)
-    run = make_run(cfg, out)
+    run = make_run(cfg, out, devices, local)
     if steps is not None:
         cfg, changes = for_steps(cfg, steps, run.sched.steps_per_epoch)
         run = run._replace(cfg=cfg)  # epochs and intervals change no compiled function
@@ -316,10 +330,12 @@ def main(cfg: Config, out, *, resume: bool = False, steps: int | None = None,
                                   f"{summary['steps']}; saved {ckpt_path(run.out, 'latest')}; "
                                   f"continue with --resume --out {run.out}")
     if not quiet:
-        print(f"char: {reason} at step {summary['steps']} (epoch {summary['epochs']:.2f}); "
-              f"val {summary['val_loss']:.4f} nats/char ({summary['val_bits_per_char']:.3f} "
-              f"bits), smoothed train {summary['smooth_loss']:.4f}; {summary['chars_per_s']} "
-              f"chars/s of training (compile {summary['compile_s'] or 0:.1f} s apart); wrote "
+        wrote = "wrote" if runs.is_writer() else "process 0 wrote"
+        print(f"{multihost.tag()}char: {reason} at step {summary['steps']} (epoch "
+              f"{summary['epochs']:.2f}); val {summary['val_loss']:.4f} nats/char "
+              f"({summary['val_bits_per_char']:.3f} bits), smoothed train "
+              f"{summary['smooth_loss']:.4f}; {summary['chars_per_s']} chars/s of training "
+              f"(compile {summary['compile_s'] or 0:.1f} s apart); {wrote} "
               f"{run.out}\nsample: {summary['sample'][:300]}")
     return run.out
 
@@ -336,6 +352,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-minutes", type=float, default=0.0, metavar="M",
                         help="stop after the chunk that passes M minutes of training")
     parser.add_argument("--quiet", action="store_true", help="no per-evaluation lines")
+    parser.add_argument("--devices", type=int, default=0, metavar="N",
+                        help="data-parallel over the first N devices of each host (default all)")
+    multihost.add_arguments(parser)
 
 
 def reproduce_section(out_dir, quick: bool) -> str:

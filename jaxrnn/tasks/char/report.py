@@ -22,8 +22,8 @@ def section(out_dir, quick: bool) -> str:
     out = Path(out_dir) / f"char-min-char-{corpus}-{cfg.epochs}ep"
     if corpus == "stdlib":
         print(f"  char: {FALLBACK}", flush=True)
-    char.main(cfg, out, resume=ckpt_path(out, "latest").is_file(), quiet=True,
-         origin=provenance.record("min-char", overrides))
+    char.main(cfg, out, resume=ckpt_path(out, "latest").is_file(), quiet=True, local=True,
+              origin=provenance.record("min-char", overrides))
     s = runs_summary(out)
     text = ("tiny-shakespeare (its first 25,000 characters, as the preset says)"
             if corpus == "tinyshakespeare" else "the offline stdlib corpus (Python source)")
