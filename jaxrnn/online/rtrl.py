@@ -35,6 +35,8 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax import lax
 
 from jaxrnn.online.common import (accumulate, check_size, prepare, signal, step_jacobians)
 
@@ -85,22 +87,24 @@ def snap_mask(fc, n: int, key=None):
     J, I = jax.vmap(lambda s, x: step_jacobians(fc, s, x))(s, x)
     J_pat = jnp.any(J != 0, 0).astype(fc.theta.dtype)  # (S, S)
     P1 = jnp.any(I != 0, 0)  # (S, P)
-    P = P1
-    for _ in range(n - 1):
-        P = P1 | ((J_pat @ P.astype(J_pat.dtype)) > 0)
-    return P
+    return lax.fori_loop(1, n, lambda _, P: P1 | ((J_pat @ P.astype(J_pat.dtype)) > 0), P1)
 
 
-@functools.partial(jax.jit, static_argnames=("cell", "loss", "n", "window", "anchor"))
 def grad_snap(cell, params, xs, targets, loss, carry0=None, *, n=1, window=None,
               anchor="start"):
     """SnAp-n: RTRL with M masked to the entries reachable in n steps (module docstring).
 
-    Args: as ``grad_rtrl_jac``, plus n >= 1 (static). Returns: the gradient estimate pytree.
+    Args: as ``grad_rtrl_jac``, plus n >= 1 (an int; one compilation serves every n).
+    Returns: the gradient estimate pytree.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"SnAp-n needs an int n >= 1; got {n!r}")
-    stream = _prepared(cell, params, xs, targets, loss, carry0, window, anchor, f"snap{n}")
+    return _grad_snap(cell, params, xs, targets, loss, carry0, jnp.asarray(n), window, anchor)
+
+
+@functools.partial(jax.jit, static_argnames=("cell", "loss", "window", "anchor"))
+def _grad_snap(cell, params, xs, targets, loss, carry0, n, window, anchor):
+    stream = _prepared(cell, params, xs, targets, loss, carry0, window, anchor, "snap")
     return _influence_grad(stream, snap_mask(stream.fc, n))
 
 

@@ -94,7 +94,9 @@ def kron_inputs(p, stream):
     h = stream.s_prev[..., :H]
     parts = [h, x] + ([jnp.ones(h.shape[:2] + (1,), h.dtype)] if "b_h" in p else [])
     a = jnp.einsum("tbk,hk->tbh", x, p["W_xh"]) + jnp.einsum("tbk,hk->tbh", h, p["W_hh"])
-    return jnp.concatenate(parts, -1), a + p.get("b_h", 0.0)
+    if "b_h" in p:
+        a = a + p["b_h"][None, None, :]
+    return jnp.concatenate(parts, -1), a
 
 
 def split_kron(p, G):
