@@ -8,7 +8,7 @@ from jax.flatten_util import ravel_pytree
 
 import reference_online as ref
 from jaxrnn.grad.gradcheck import make_problem, manual_grads
-from jaxrnn.online import ESTIMATORS, grad_eprop, grad_rtrl_jac, grad_snap, grad_tbptt
+from jaxrnn.online import grad_eprop, resolve, grad_rtrl_jac, grad_snap, grad_tbptt
 from jaxrnn.online.local import grad_local_from_feedback
 from jaxrnn.online.rtrl import RTRL_MAX_ENTRIES
 from jaxrnn.online.uoro import grad_kfrtrl_from_noise, grad_uoro_from_noise
@@ -124,7 +124,7 @@ def draws():
     keys = jax.random.split(jax.random.PRNGKey(0), N_DRAWS)
     out = {}
     for name in ("uoro", "kfrtrl"):
-        f = jax.jit(jax.vmap(lambda k: ravel_pytree(ESTIMATORS[name](*p[:6], key=k)["cell"])[0]))
+        f = jax.jit(jax.vmap(lambda k: ravel_pytree(resolve(name)[0](*p[:6], key=k)["cell"])[0]))
         out[name] = np.asarray(f(keys))
     return out, exact
 
