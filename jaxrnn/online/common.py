@@ -122,32 +122,57 @@ def step_jacobians(fc: FlatCell, s, x):
     return jax.jacfwd(fc.step, argnums=(1, 0))(fc.theta, s, x)
 
 
-def accumulate(update: Callable, init, stream: Stream, c, noise=None):
-    """``Σ_b Σ_t g_t`` where ``(state, g_t) = update(state, inputs_t)`` runs over each sequence.
+class Rule(NamedTuple):
+    """An online rule, usable on a whole sequence (``estimate``) or while training (``stream``).
 
-    Args:
-      update: ``(state, (x, s_prev, c, cut, noise)) -> (state, g_t)``; ``state`` is reset to
-        ``init`` where ``cut`` (the carry entering the step is detached, so is its influence).
-      init: the estimator's initial state (a pytree); c: (T, B, S) learning signals;
-      noise: None or (B, T, ...) per-sequence draws.
-    Returns: the summed gradient pytree (shaped like ``update``'s g_t).
+    init: ``(fc, p) -> state``, the estimator's state at t = 0 and after a cut;
+    update: ``(fc, p, state, x, s_prev, c, noise) -> (state, g)``: one step for one sequence,
+      with p the cell's params, c (S,) the learning signal and g the step's contribution to the
+      cell's gradient (a params dict);
+    noise: ``S -> shape`` of one step's random draws, or None for a deterministic rule.
     """
+
+    init: Callable
+    update: Callable
+    noise: Callable | None = None
+
+
+def draw_noise(rule: Rule, key, B: int, T: int, S: int, dtype):
+    """(B, T, ...) Rademacher signs for ``rule`` (None for a deterministic rule)."""
+    if rule.noise is None:
+        return None
+    shape = (B, T) + tuple(rule.noise(S))
+    return jnp.where(jax.random.bernoulli(key, 0.5, shape), 1.0, -1.0).astype(dtype)
+
+
+def estimate(rule: Rule, cell, params, xs, targets, loss, carry0, window, anchor, noise,
+             feedback=None):
+    """The rule's whole-sequence estimate ``Σ_b Σ_t g_t`` (cell) and the exact readout gradient.
+
+    Args: as ``jaxrnn.grad.methods``; noise (B, T, ...) or None; feedback (O, H) the matrix
+      that maps δ_t to the learning signal (None: W_hy, the exact signal).
+    """
+    stream = prepare(cell, params, xs, targets, loss, carry0, window, anchor)
+    fc, p = stream.fc, params["cell"]
+    c = signal(stream, stream.W_hy if feedback is None else feedback)
+    init = rule.init(fc, p)
+
     def one(xs, s_prev, c, noise):
         def body(carry, inp):
             state, g = carry
-            state = jax.tree_util.tree_map(lambda a, z: jnp.where(inp[3], z, a), state, init)
-            state, g_t = update(state, inp)
+            x, s, c_t, cut, nz = inp
+            state = jax.tree_util.tree_map(lambda a, z: jnp.where(cut, z, a), state, init)
+            state, g_t = rule.update(fc, p, state, x, s, c_t, nz)
             return (state, jax.tree_util.tree_map(jnp.add, g, g_t)), None
 
-        first = jax.tree_util.tree_map(lambda a: a[0], (xs, s_prev, c, stream.cuts, noise))
-        g0 = jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(
-            lambda: update(init, first)[1]))
+        g0 = jax.tree_util.tree_map(jnp.zeros_like, p)
         (_, g), _ = lax.scan(body, (init, g0), (xs, s_prev, c, stream.cuts, noise))
         return g
 
     per_seq = jax.vmap(one, (1, 1, 1, None if noise is None else 0))(
         stream.xs, stream.s_prev, c, noise)
-    return jax.tree_util.tree_map(lambda a: a.sum(0), per_seq)
+    return {"cell": jax.tree_util.tree_map(lambda a: a.sum(0), per_seq),
+            "readout": stream.g_readout}
 
 
 def check_size(name: str, entries: int, limit: int, fix: str):
@@ -155,13 +180,6 @@ def check_size(name: str, entries: int, limit: int, fix: str):
     if entries > limit:
         raise ValueError(f"{name} needs {entries:,} numbers per sequence (limit {limit:,}); "
                          f"{fix}")
-
-
-def one_hot_inputs(xs, D: int, dtype):
-    """(T, B, D) float inputs: int indices one-hot encoded, floats passed through."""
-    if jnp.issubdtype(xs.dtype, jnp.integer):
-        return jax.nn.one_hot(xs, D, dtype=dtype)
-    return xs
 
 
 def problem_shape(cell, params, xs) -> tuple:

@@ -33,11 +33,23 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from jaxrnn.cells import ACTIVATIONS
-from jaxrnn.online.common import accumulate, prepare, signal
-from jaxrnn.online.uoro import require_rnn, kron_inputs, split_kron
+from jaxrnn.online.common import Rule, estimate
+from jaxrnn.online.uoro import require_rnn, rnn_local, split_kron
 
 FEEDBACKS = ("true", "random")
+
+
+def local_rule(activation: str, leak) -> Rule:
+    """The local trace (module docstring) as a ``Rule`` for the vanilla RNN."""
+    def init(fc, p):
+        return jnp.zeros((fc.H, fc.H + p["W_xh"].shape[1] + ("b_h" in p)), fc.theta.dtype)
+
+    def update(fc, p, trace, x, s, c, noise):
+        a_hat, d = rnn_local(p, activation, x, s)
+        trace = (1.0 - leak) * trace + leak * d[:, None] * a_hat[None, :]
+        return trace, split_kron(p, c[:, None] * trace)
+
+    return Rule(init, update)
 
 
 @functools.partial(jax.jit, static_argnames=("cell", "loss", "window", "anchor"))
@@ -45,20 +57,13 @@ def grad_local_from_feedback(cell, params, xs, targets, loss, carry0=None, *, fe
                              leak=1.0, window=None, anchor="start"):
     """The local-trace estimate (module docstring) with a given feedback (O, H) = Bᵀ."""
     require_rnn(cell, "RFLO/e-prop")
-    stream = prepare(cell, params, xs, targets, loss, carry0, window, anchor)
-    p = params["cell"]
-    a_hat, a = kron_inputs(p, stream)
-    slope = jax.jvp(ACTIVATIONS[cell.activation], (a,), (jnp.ones_like(a),))[1]  # (T, B, H)
+    return estimate(local_rule(cell.activation, leak), cell, params, xs, targets, loss, carry0,
+                    window, anchor, None, feedback)
 
-    def update(trace, inp):
-        (a_hat_t, d), _, c_t, _, _ = inp
-        trace = (1.0 - leak) * trace + leak * d[:, None] * a_hat_t[None, :]
-        return trace, c_t[:, None] * trace
 
-    init = jnp.zeros((stream.fc.H, a_hat.shape[-1]), a_hat.dtype)
-    c = signal(stream, feedback)
-    G = accumulate(update, init, stream._replace(xs=(a_hat, slope)), c)
-    return {"cell": split_kron(p, G), "readout": stream.g_readout}
+def random_feedback(key, W_hy):
+    """Bᵀ (O, H) ~ N(0, 1/O), RFLO's fixed random feedback, shaped like W_hy."""
+    return jax.random.normal(key, W_hy.shape, W_hy.dtype) / jnp.sqrt(W_hy.shape[0])
 
 
 def _check_leak(leak):
@@ -70,9 +75,7 @@ def grad_rflo(cell, params, xs, targets, loss, carry0=None, *, key, leak=1.0, wi
               anchor="start"):
     """RFLO: local traces with a random feedback B ~ N(0, 1/O) (H, O) drawn from ``key``."""
     _check_leak(leak)
-    W_hy = params["readout"]["W_hy"]
-    O = W_hy.shape[0]
-    feedback = jax.random.normal(key, W_hy.shape, W_hy.dtype) / jnp.sqrt(O)
+    feedback = random_feedback(key, params["readout"]["W_hy"])
     return grad_local_from_feedback(cell, params, xs, targets, loss, carry0, feedback=feedback,
                                     leak=leak, window=window, anchor=anchor)
 

@@ -7,8 +7,8 @@ RTRL (Williams & Zipser 1989) carries the influence matrix ``M_t = ds_t/dθ`` (S
 
 with ``J_t``, ``I_t`` the Jacobians of ONE cell step (``common.step_jacobians``, ``jax.jacfwd``
 of a single step, never of the unroll). Memory S·P per sequence (S = H, or 2H for the LSTM;
-P = 4H² + … for the LSTM, so O(H³)); time per step O(S² P) = O(H⁴) for the product ``J M``.
-``RTRL_MAX_ENTRIES`` bounds S·P.
+P = 4H² + … for the LSTM, so O(H³)); time per step O(S² P) = O(H⁴) for the product ``J M``
+(plus P JVPs for ``I``). ``RTRL_MAX_ENTRIES`` bounds S·P.
 
 SnAp-n (Menick et al. 2020) keeps only the entries of M that θ can reach within n steps::
 
@@ -38,30 +38,34 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jaxrnn.online.common import (accumulate, check_size, prepare, signal, step_jacobians)
+from jaxrnn.cells import hidden_size
+from jaxrnn.online.common import Rule, check_size, estimate, flat_cell, step_jacobians
 
 RTRL_MAX_ENTRIES = 1 << 21  # S·P per sequence: 16 MiB in float64 (LSTM H≈55, RNN H≈128)
 PROBES = 8
 
 
-def _finish(stream, g_flat):
-    return {"cell": stream.fc.unravel(g_flat), "readout": stream.g_readout}
+def influence_rule(mask=None) -> Rule:
+    """RTRL (mask None) or SnAp (mask (S, P) bools) as a ``Rule``."""
+    def init(fc, p):
+        return jnp.zeros((fc.S, fc.theta.size), fc.theta.dtype)
 
-
-def _influence_grad(stream, mask=None):
-    """Σ_b Σ_t c_tᵀ M_t with M_t = (J M_{t-1}) [⊙ mask] + I (the exact c_t)."""
-    fc = stream.fc
-    c = signal(stream, stream.W_hy)
-
-    def update(M, inp):
-        x, s, c_t, _, _ = inp
+    def update(fc, p, M, x, s, c, noise):
         J, I = step_jacobians(fc, s, x)
         JM = J @ M
         M = (JM if mask is None else jnp.where(mask, JM, 0.0)) + I
-        return M, c_t @ M
+        return M, fc.unravel(c @ M)
 
-    M0 = jnp.zeros((fc.S, fc.theta.size), fc.theta.dtype)
-    return _finish(stream, accumulate(update, M0, stream, c))
+    return Rule(init, update)
+
+
+def check_influence_size(cell, cell_params, name="rtrl_jac"):
+    """ValueError when the influence matrix (S, P) has more than ``RTRL_MAX_ENTRIES`` entries."""
+    H = hidden_size(cell_params)
+    S = 2 * H if cell.name == "lstm" else H
+    P = sum(v.size for v in jax.tree_util.tree_leaves(cell_params))
+    check_size(name, S * P, RTRL_MAX_ENTRIES,
+               "use a smaller --hidden (the influence matrix is S x P, O(H^3) numbers)")
 
 
 @functools.partial(jax.jit, static_argnames=("cell", "loss", "window", "anchor"))
@@ -72,22 +76,27 @@ def grad_rtrl_jac(cell, params, xs, targets, loss, carry0=None, *, window=None, 
       int (T, [B]), targets, loss name, carry0, window/anchor truncation).
     Returns: the gradient pytree of params. Raises ValueError past ``RTRL_MAX_ENTRIES``.
     """
-    stream = _prepared(cell, params, xs, targets, loss, carry0, window, anchor, "rtrl_jac")
-    return _influence_grad(stream)
+    check_influence_size(cell, params["cell"])
+    return estimate(influence_rule(), cell, params, xs, targets, loss, carry0, window, anchor,
+                    None)
 
 
-def snap_mask(fc, n: int, key=None):
+def snap_mask(fc, n, key=None):
     """SnAp-n's pattern P_n (S, P) bools (module docstring), from ``PROBES`` random probes."""
     key = jax.random.PRNGKey(0) if key is None else key
     k_s, k_x = jax.random.split(key)
-    D = fc.unravel(fc.theta)
-    D = next(v.shape[1] for k, v in D.items() if k.startswith("W_x"))
+    D = next(v.shape[1] for k, v in fc.unravel(fc.theta).items() if k.startswith("W_x"))
     s = jax.random.normal(k_s, (PROBES, fc.S), fc.theta.dtype)
     x = jax.random.normal(k_x, (PROBES, D), fc.theta.dtype)
     J, I = jax.vmap(lambda s, x: step_jacobians(fc, s, x))(s, x)
     J_pat = jnp.any(J != 0, 0).astype(fc.theta.dtype)  # (S, S)
     P1 = jnp.any(I != 0, 0)  # (S, P)
     return lax.fori_loop(1, n, lambda _, P: P1 | ((J_pat @ P.astype(J_pat.dtype)) > 0), P1)
+
+
+def check_n(n):
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"SnAp-n needs an int n >= 1; got {n!r}")
 
 
 def grad_snap(cell, params, xs, targets, loss, carry0=None, *, n=1, window=None,
@@ -97,19 +106,13 @@ def grad_snap(cell, params, xs, targets, loss, carry0=None, *, n=1, window=None,
     Args: as ``grad_rtrl_jac``, plus n >= 1 (an int; one compilation serves every n).
     Returns: the gradient estimate pytree.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"SnAp-n needs an int n >= 1; got {n!r}")
+    check_n(n)
     return _grad_snap(cell, params, xs, targets, loss, carry0, jnp.asarray(n), window, anchor)
 
 
 @functools.partial(jax.jit, static_argnames=("cell", "loss", "window", "anchor"))
 def _grad_snap(cell, params, xs, targets, loss, carry0, n, window, anchor):
-    stream = _prepared(cell, params, xs, targets, loss, carry0, window, anchor, "snap")
-    return _influence_grad(stream, snap_mask(stream.fc, n))
-
-
-def _prepared(cell, params, xs, targets, loss, carry0, window, anchor, name):
-    stream = prepare(cell, params, xs, targets, loss, carry0, window, anchor)
-    check_size(name, stream.fc.S * stream.fc.theta.size, RTRL_MAX_ENTRIES,
-               "use a smaller --hidden (the influence matrix is S x P, O(H^3) numbers)")
-    return stream
+    check_influence_size(cell, params["cell"], "snap")
+    mask = snap_mask(flat_cell(cell, params["cell"]), n)
+    return estimate(influence_rule(mask), cell, params, xs, targets, loss, carry0, window,
+                    anchor, None)
