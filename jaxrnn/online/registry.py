@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import re
 
-from jaxrnn.online.local import grad_eprop, grad_rflo
-from jaxrnn.online.rtrl import grad_rtrl_jac, grad_snap
+from jaxrnn.online.local import grad_eprop, grad_rflo, local_rule
+from jaxrnn.online.rtrl import grad_rtrl_jac, grad_snap, influence_rule, snap_mask
 from jaxrnn.online.tbptt import grad_tbptt
-from jaxrnn.online.uoro import grad_kfrtrl, grad_uoro
+from jaxrnn.online.uoro import UORO, grad_kfrtrl, grad_uoro, kfrtrl_rule
 
 STOCHASTIC = ("uoro", "kfrtrl", "rflo")
 RNN_ONLY = ("kfrtrl", "rflo", "eprop")
@@ -59,3 +59,26 @@ def is_estimator(name: str) -> bool:
 def supports(name: str, cell_name: str) -> bool:
     """Whether estimator ``name`` is defined for the cell called ``cell_name``."""
     return cell_name == "rnn" or name not in RNN_ONLY
+
+
+def resolve_rule(name: str, cell):
+    """``(make_rule(fc) -> Rule, feedback)`` for online training with estimator ``name``;
+    feedback "random" for RFLO (a fixed random matrix), None for the exact signal W_hy."""
+    resolve(name)
+    if not supports(name, cell.name):
+        raise ValueError(f"{name} is defined for the vanilla RNN only; got cell {cell.name!r}. "
+                         f"Use uoro, snap<n> or rtrl_jac for gated cells")
+    if name.startswith("tbptt"):
+        raise ValueError(f"{name} is not an online rule: train with method 'tbptt' and "
+                         f"--every k instead")
+    act = cell.activation
+    if name == "uoro":
+        return (lambda fc: UORO), None
+    if name == "kfrtrl":
+        return (lambda fc: kfrtrl_rule(act)), None
+    if name in ("rflo", "eprop"):
+        return (lambda fc: local_rule(act, 1.0)), ("random" if name == "rflo" else None)
+    if name == "rtrl_jac":
+        return (lambda fc: influence_rule()), None
+    n = int(name[len("snap"):])
+    return (lambda fc: influence_rule(snap_mask(fc, n))), None
