@@ -32,7 +32,7 @@ from jaxrnn.cli import gradcheck, reproduce, sample, sweep
 from jaxrnn.io import failures, settings
 from jaxrnn.io.config import from_preset, parse_overrides, to_dict
 from jaxrnn.io.malloc import keep_freed_memory
-from jaxrnn.tasks import demo
+from jaxrnn.tasks import demo, online
 from jaxrnn.tasks.char import main as char
 from jaxrnn.tasks.sine import main as sine
 
@@ -40,6 +40,7 @@ COMMANDS = {
     "demo": (demo, "train a small RNN on a sine wave (seconds)"),
     "sine": (sine, "sine-wave experiments: seed presets, variants, forecasts"),
     "char": (char, "character-level language models"),
+    "online": (online, "online training with a gradient estimator (RTRL, UORO, SnAp, ...)"),
     "sample": (sample, "sample text from a trained character model"),
     "gradcheck": (gradcheck, "cross-validate gradients by every method"),
     "sweep": (sweep, "vmapped ablation sweeps"),

@@ -110,10 +110,11 @@ def make_episode(cell, method: str, optimizer, every: int, kind: str):
     make_rule, feedback = (None, None) if method == "tbptt" else resolve_rule(method, cell)
 
     def episode(state, batch):
-        xs, ys, w = batch
+        fc = flat_cell(cell, state.params["cell"])
+        xs, ys, w = (a.astype(fc.theta.dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a
+                     for a in batch)  # dtypes follow the params
         T, B = xs.shape[:2]
         n = T // every
-        fc = flat_cell(cell, state.params["cell"])
         rule = None if make_rule is None else make_rule(fc)
         windows = jax.tree_util.tree_map(lambda a: a.reshape((n, every) + a.shape[1:]),
                                          (xs, ys, w))
