@@ -91,12 +91,22 @@ def dims(cfg: Config) -> tuple:
     return (2, 1) if cfg.task == "adding" else (1, 1)
 
 
+def _keys(cfg: Config):
+    """(init, estimator state, data) keys, split once from ``cfg.seed``."""
+    return jax.random.split(jax.random.PRNGKey(cfg.seed), 3)
+
+
+def init_params(cfg: Config) -> dict:
+    """The model's params before training (``model.init_model``, float32)."""
+    D, O = dims(cfg)
+    return model.init_model(_keys(cfg)[0], cfg.cell, D, cfg.hidden, O, activation=cfg.activation)
+
+
 def fit(cfg: Config, on_chunk=None):
     """Trains ``cfg.episodes`` episodes through ``train.run_chunks``; returns (params, losses)."""
     cell = cells.get_cell(cfg.cell, cfg.activation)
-    k_init, k_state, k_data = jax.random.split(jax.random.PRNGKey(cfg.seed), 3)
-    params = model.init_model(k_init, cfg.cell, *dims(cfg)[:1], cfg.hidden, dims(cfg)[1],
-                              activation=cfg.activation)
+    _, k_state, k_data = _keys(cfg)
+    params = init_params(cfg)
     optimizer = optim.make_optimizer(cfg.optimizer, cfg.learning_rate)
     episode = make_episode(cell, cfg.method, optimizer, cfg.every, "squared")
 
