@@ -142,3 +142,17 @@ def test_the_rate_test_catches_a_bias_of_a_few_percent(draws):
     spread = np.sqrt(np.mean(np.sum((samples - exact) ** 2, -1)))
     biased = samples + 0.1 * spread / np.sqrt(exact.size)  # |bias| = spread / 10
     assert _error_of_mean_slope(biased, exact, SIZES) > SLOPE_BAND[1]
+
+
+def test_gradcheck_cli_prints_the_estimator_columns(vanilla, capsys):
+    from jaxrnn.cli.main import main
+    args = ["gradcheck", "--hidden", "4", "--steps", "7", "--batch", "0", "--inputs", "2",
+            "--outputs", "2", "--seed", "3", "--samples", "3"]
+    assert main(args + ["--methods", "autodiff_scan,rtrl_jac,eprop,rflo"]) == 0
+    out = capsys.readouterr().out
+    assert "autodiff_scan" in out and "cosine" in out and "bias" in out
+    rows = {w[0]: w for w in map(str.split, out.splitlines()) if len(w) == 7 and w[1].isdigit()}
+    assert rows["rflo"][1] == "3" and rows["eprop"][1] == "1"  # N draws
+    assert float(rows["rtrl_jac"][2]) == pytest.approx(1.0, abs=1e-12)
+    assert main(args + ["--methods", "rtrl_jac,uoor"]) == 2
+    assert "unknown method 'uoor'" in capsys.readouterr().err

@@ -16,12 +16,14 @@ from pathlib import Path
 from jaxrnn.io import runs
 from jaxrnn.sweep import studies
 from jaxrnn.tasks.char import main as char
+from jaxrnn.tasks.online import study as online_study
 from jaxrnn.tasks.sine import report as sine_report
 
 SECTIONS = [
     ("sine", sine_report.section),
     ("char", char.reproduce_section),
     ("ablations", studies.reproduce_section),
+    ("online", online_study.section),
 ]
 
 
