@@ -1,8 +1,8 @@
 """The import rules of STYLE.md, checked by walking every module of the package with ``ast``.
 
-Imports point down: cli -> tasks/sweep -> scale/io/plots -> grad -> core -> data. Every import
-counts (module level and inside functions); the cycle check uses module-level imports only,
-since a function-level import runs after both modules have loaded.
+Imports point down: cli -> tasks/sweep -> scale/io/plots -> online -> grad -> core -> data.
+Every import counts (module level and inside functions); the cycle check uses module-level
+imports only, since a function-level import runs after both modules have loaded.
 """
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def _layer(module: str) -> str:
 
 
 def _is_core(module: str) -> bool:
-    return _layer(module) in CORE or _layer(module) == "grad"
+    return _layer(module) in CORE or _layer(module) in ("grad", "online")
 
 
 def _allowed(module: str, target: str) -> str | None:
@@ -71,7 +71,9 @@ def _allowed(module: str, target: str) -> str | None:
     if dst == "cli" and src != "cli":
         return "only cli imports cli"
     if _is_core(module) and dst in UPPER:
-        return "the core and grad/ never import io, plots, scale, tasks, sweep or cli"
+        return "the core, grad/ and online/ never import io, plots, scale, tasks, sweep or cli"
+    if _is_core(module) and src != "online" and dst == "online":
+        return "the core and grad/ never import online/ (online/ sits above grad/)"
     if src == "data" and dst != "data":
         return "data/ imports nothing of jaxrnn outside data/"
     if src == "plots" and dst not in ("plots", "io"):
@@ -130,5 +132,8 @@ def test_a_cycle_and_a_broken_rule_are_caught():
     assert _allowed("jaxrnn.scale.mesh", "jaxrnn.tasks.char.main")
     assert _allowed("jaxrnn.train", "jaxrnn.scale.mesh")
     assert _allowed("jaxrnn.tasks.char.parallel", "jaxrnn.scale.mesh") is None
+    assert _allowed("jaxrnn.grad.gradcheck", "jaxrnn.online.rtrl")
+    assert _allowed("jaxrnn.online.rtrl", "jaxrnn.io.runs")
+    assert _allowed("jaxrnn.online.compare", "jaxrnn.grad.gradcheck") is None
     assert _allowed("jaxrnn.io.runs", "jaxrnn") is None
     assert _allowed("jaxrnn.tasks.demo", "jaxrnn.plots.common") is None

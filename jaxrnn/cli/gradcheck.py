@@ -8,6 +8,8 @@ Examples::
     jaxrnn gradcheck --all --lengths --resets          # the same with random lengths and resets
     jaxrnn gradcheck --cell gru_cho --lengths 8,5,2    # the Cho GRU, given lengths
     jaxrnn gradcheck --plot runs/gradflow              # plus gradient-flow diagnostics (PNG)
+    jaxrnn gradcheck --methods rtrl_jac,uoro,kfrtrl,snap1,rflo,eprop,tbptt2 --samples 200
+                                                       # online estimators (jaxrnn.online)
 
 Errors are relative to the manual BPTT, per parameter leaf (``jaxrnn.grad.gradcheck``). Exit status:
 0 when every method agrees within tolerance, 1 when one does not, 2 on bad input.
@@ -24,6 +26,7 @@ from jaxrnn.cells import ACTIVATIONS, CELLS
 from jaxrnn.grad.diagnostics import gradient_flow
 from jaxrnn.grad.gradcheck import DTYPES, METHODS, gradcheck, make_problem
 from jaxrnn.model import LOSSES
+from jaxrnn.online import NAMES, compare_estimators, format_estimators, is_estimator
 from jaxrnn.plots.common import save
 from jaxrnn.plots.gradflow import plot_gradient_flow
 
@@ -72,7 +75,8 @@ def add_arguments(parser):
     a("--seed", type=int, default=0)
     a("--methods", default=",".join(METHODS),
       help=f"comma-separated subset of {','.join(METHODS)} (default: all that apply; rtrl is "
-           f"rnn-only, finite_diff untruncated-only)")
+           f"rnn-only, finite_diff untruncated-only), and/or online estimators: {NAMES}")
+    a("--samples", type=int, default=100, help="draws per stochastic online estimator (N)")
     a("--no-bias", action="store_true", help="drop b_h (rnn) and b_y, as the vidhya preset")
     a("--random-carry", action="store_true", help="start from a random (constant) carry0")
     a("--lengths", nargs="?", const="random", default=None, type=_ints("lengths"),
@@ -200,8 +204,15 @@ def run(args) -> int:
         print("jaxrnn gradcheck: --plot draws full-length diagnostics; drop --lengths/--resets "
               "to plot, or drop --plot to check them")
         return 2
+    exact, online = _split_methods(args)
+    if online and (args.all or args.lengths is not None or args.resets is not None):
+        print("jaxrnn gradcheck: online estimators run on one problem without --all, --lengths "
+              "or --resets")
+        return 2
     if args.all:
         return _run_all(args)
+    if not exact:
+        return _run_online(args, online)
     report = gradcheck(**_settings(args, args.cell, args.activation, args.loss, args.window,
                                    args.anchor))
     if not report.rows:
@@ -215,4 +226,29 @@ def run(args) -> int:
             if k not in ("methods", "corrupt")})
         if not args.json:
             print(f"diagnostics figure: {path}")
-    return 0 if report.passed else 1
+    online_ok = _run_online(args, online) == 0 if online else True
+    return 0 if report.passed and online_ok else 1
+
+
+def _split_methods(args):
+    """(exact methods, online estimators) named by --methods; --methods keeps only the exact."""
+    names = args.methods.split(",")
+    for name in names:
+        if name not in METHODS and not is_estimator(name):
+            raise ValueError(f"unknown method {name!r}; expected some of {', '.join(METHODS)} "
+                             f"or online estimators {NAMES}")
+    exact = [n for n in names if n in METHODS]
+    args.methods = ",".join(exact)
+    return exact, [n for n in names if n not in METHODS]
+
+
+def _run_online(args, names) -> int:
+    """The online estimators' table (``jaxrnn.online.compare``); 1 if rtrl_jac mismatches."""
+    if args.samples < 1:
+        raise ValueError(f"--samples must be >= 1; got {args.samples}")
+    settings = _settings(args, args.cell, args.activation, args.loss, args.window, args.anchor)
+    problem = make_problem(**{k: v for k, v in settings.items() if k not in ("methods",
+                                                                            "corrupt")})
+    result = compare_estimators(problem, names, args.samples, args.seed, args.dtype)
+    print(json.dumps(result, indent=1) if args.json else format_estimators(result, args.samples))
+    return 0 if result["rows"].get("rtrl_jac", {}).get("ok", True) else 1

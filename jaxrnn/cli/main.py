@@ -40,6 +40,8 @@ COMMANDS = {
     "demo": ("jaxrnn.tasks.demo", "train a small RNN on a sine wave (seconds)"),
     "sine": ("jaxrnn.tasks.sine.main", "sine-wave experiments: seed presets, variants, forecasts"),
     "char": ("jaxrnn.tasks.char.main", "character-level language models"),
+    "online": ("jaxrnn.tasks.online", "online training with a gradient estimator (RTRL, UORO, "
+               "SnAp, ...)"),
     "sample": ("jaxrnn.cli.sample", "sample text from a trained character model"),
     "eval": ("jaxrnn.cli.evaluate", "score a trained character model on a text file"),
     "gradcheck": ("jaxrnn.cli.gradcheck", "cross-validate gradients by every method"),

@@ -17,12 +17,14 @@ from jaxrnn.io import runs
 from jaxrnn.scale import distributed
 from jaxrnn.sweep import studies
 from jaxrnn.tasks.char import report as char_report
+from jaxrnn.tasks.online import study as online_study
 from jaxrnn.tasks.sine import report as sine_report
 
 SECTIONS = [
     ("sine", sine_report.section),
     ("char", char_report.section),
     ("ablations", studies.reproduce_section),
+    ("online", online_study.section),
 ]
 
 

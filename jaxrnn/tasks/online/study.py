@@ -1,0 +1,259 @@
+"""The online-estimator study: alignment with the exact gradient vs the memory horizon, learning
+curves of online training, and cost per step vs H (``experiments/online.md``).
+
+Not a ``jaxrnn sweep`` spec: a sweep vmaps one compiled program over numeric hyperparameters,
+while each estimator here is a different program (its own recursion and state), so the study
+is this module, run by ``python -m jaxrnn.tasks.online.study --out DIR [--quick]`` and, quick,
+by ``jaxrnn reproduce`` (section "online").
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrnn.cells import get_cell
+from jaxrnn.data.corpora import load_corpus
+from jaxrnn.data.memory import adding_batch
+from jaxrnn.data.text import build_vocab, random_windows
+from jaxrnn.grad.gradcheck import Problem, make_problem
+from jaxrnn.io import runs
+from jaxrnn.io.config import override
+from jaxrnn.online import compare_estimators, resolve
+from jaxrnn.online.common import flat_cell
+from jaxrnn.online.registry import resolve_rule
+from jaxrnn.tasks.online.main import PRESETS, fit, init_params
+
+ESTIMATORS = ("rtrl_jac", "tbptt2", "uoro", "kfrtrl", "snap1", "snap2", "rflo", "eprop")
+CURVE_METHODS = (("bptt", "tbptt", None), ("tbptt_k", "tbptt", "k"), ("rtrl_jac", "rtrl_jac", 1),
+                 ("uoro", "uoro", 1), ("kfrtrl", "kfrtrl", 1), ("snap1", "snap1", 1),
+                 ("rflo", "rflo", 1), ("eprop", "eprop", 1))
+
+
+def _to64(tree):
+    return jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), tree)
+
+
+def adding_problem(params, T, B, seed):
+    xs, y = adding_batch(jax.random.PRNGKey(seed), T, B, jnp.float64)
+    return Problem(get_cell("rnn"), _to64(params), xs, y, "last")
+
+
+def sine_problem(params, T, B, seed, period=12.0):
+    phase = np.random.default_rng(seed).uniform(0, 2 * np.pi, B)
+    wave = np.sin(2 * np.pi * np.arange(T + 1)[:, None] / period + phase[None, :])
+    return Problem(get_cell("rnn"), _to64(params), jnp.asarray(wave[:-1, :, None]),
+                   jnp.asarray(wave[-1, :, None]), "last")
+
+
+def char_problem(H, T, B, seed):
+    """A small char model at init on the offline stdlib corpus: (problem, vocabulary size)."""
+    text = load_corpus("stdlib")[0][:200_000]
+    vocab = build_vocab(text)
+    xs, ys = random_windows(jax.random.PRNGKey(seed), jnp.asarray(vocab.encode(text)), B, T)
+    V = vocab.size
+    params = make_problem("rnn", hidden=H, inputs=V, outputs=V, steps=2, batch=1,
+                          loss="xent_mean", seed=seed).params
+    return Problem(get_cell("rnn"), params, xs, ys, "xent_mean"), V
+
+
+def _params(cfg, stage, episodes):
+    """The model at init, or after ``episodes`` of BPTT (Adam) on the task."""
+    if stage == "init":
+        return init_params(cfg)
+    return fit(override(cfg, {"episodes": episodes, "log_every": episodes}))[0]
+
+
+def alignment(out: Path, quick: bool) -> list[dict]:
+    """Rows {task, T, stage, estimator, N, cos, rel, bias, floor, var} (``compare``)."""
+    N, H, B = (10, 8, 4) if quick else (30, 16, 8)
+    horizons = (10,) if quick else (5, 10, 20, 40)
+    stages = ("init",) if quick else ("init", "trained")
+    trained_for = 300
+    rows = []
+    for T in horizons:
+        cfg = override(PRESETS["adding-rtrl"], {"T": T, "hidden": H, "method": "tbptt",
+                                                "every": T, "learning_rate": 1e-2})
+        for stage in stages:
+            rows += _rows(adding_problem(_params(cfg, stage, trained_for), T, B, 1), N,
+                          {"task": "adding", "T": T, "stage": stage})
+    if quick:
+        runs.write_csv(out / "alignment.csv", rows)
+        return rows
+    cfg = override(PRESETS["sine-bptt"], {"T": 20, "hidden": H, "learning_rate": 1e-2})
+    for stage in stages:
+        rows += _rows(sine_problem(_params(cfg, stage, trained_for), 20, B, 1), N,
+                      {"task": "sine", "T": 20, "stage": stage})
+    problem, _ = char_problem(H, 20, B, 1)
+    rows += _rows(problem, N, {"task": "char", "T": 20, "stage": "init"})
+    runs.write_csv(out / "alignment.csv", rows)
+    return rows
+
+
+def _rows(problem, N, info):
+    result = compare_estimators(problem, ESTIMATORS, samples=N, seed=0)
+    return [dict(info, estimator=name, **{k: r[k] for k in ("N", "cos", "rel", "bias", "floor",
+                                                             "var")})
+            for name, r in result["rows"].items()]
+
+
+def curves(out: Path, quick: bool) -> dict:
+    """{task: {method: losses per episode}} of online training (``CURVE_METHODS``)."""
+    episodes = 40 if quick else 300
+    setups = {"sine": override(PRESETS["sine-uoro"], {"T": 20, "hidden": 8}),
+              "adding": override(PRESETS["adding-rtrl"], {"T": 10, "hidden": 8})}
+    if quick:
+        setups.pop("adding")
+    tbptt_k = {"sine": 4, "adding": 5}  # TBPTT(k) windows: k < the memory the task needs
+    result = {}
+    for task, base in setups.items():
+        result[task] = {}
+        for label, method, every in CURVE_METHODS[:1] + CURVE_METHODS[3::4] if quick else \
+                CURVE_METHODS:
+            if every == "k":
+                every = tbptt_k[task]
+            elif every is None or task == "adding":  # adding: the loss is at step T only
+                every = base.T
+            cfg = override(base, {"method": method, "every": every, "episodes": episodes,
+                                  "log_every": episodes, "learning_rate": 1e-2})
+            t = time.perf_counter()
+            _, losses = fit(cfg)
+            result[task][label] = {"losses": losses, "seconds": time.perf_counter() - t,
+                                   "every": every}
+        runs.write_csv(out / f"curves_{task}.csv", [
+            {"episode": i + 1, **{m: float(v["losses"][i]) for m, v in result[task].items()}}
+            for i in range(episodes)])
+    return result
+
+
+def cost(out: Path, quick: bool) -> list[dict]:
+    """Rows {estimator, H, us_per_step, state_numbers}: one sequence (T steps, B = 1) timed
+    after compilation (median of 5), and the estimator's state size from its ``Rule.init``."""
+    sizes = (8,) if quick else (8, 16, 32, 64)
+    names = ("uoro", "tbptt50") if quick else ("rtrl_jac", "uoro", "kfrtrl", "snap1", "rflo",
+                                               "eprop", "tbptt50")
+    T, rows = 50, []
+    for H in sizes:
+        problem = make_problem("rnn", hidden=H, steps=T, batch=1, inputs=2, outputs=1)
+        for name in names:
+            fn, _ = resolve(name)
+            key = jax.random.PRNGKey(0)
+            jax.block_until_ready(fn(*problem[:6], key=key))
+            times = []
+            for _ in range(5):
+                t = time.perf_counter()
+                jax.block_until_ready(fn(*problem[:6], key=key))
+                times.append(time.perf_counter() - t)
+            rows.append({"estimator": name, "H": H, "us_per_step": 1e6 * np.median(times) / T,
+                         "state_numbers": _state_numbers(name, problem)})
+    runs.write_csv(out / "cost.csv", rows)
+    return rows
+
+
+def _state_numbers(name, problem):
+    """Numbers the estimator carries per sequence (its Rule's state), or T·S for BPTT's stored
+    states."""
+    if name.startswith("tbptt"):
+        return int(problem.xs.shape[0] * problem.params["cell"]["W_hh"].shape[0])
+    make, _ = resolve_rule(name, problem.cell)
+    fc = flat_cell(problem.cell, problem.params["cell"])
+    state = jax.eval_shape(lambda: make(fc).init(fc, problem.params["cell"]))
+    return int(sum(np.prod(a.shape) for a in jax.tree_util.tree_leaves(state)))
+
+
+def _smooth(losses, width):
+    width = max(1, min(width, len(losses)))
+    return np.convolve(losses, np.ones(width) / width, mode="valid")
+
+
+def alignment_table(rows) -> str:
+    """Markdown: one row per (task, T, stage), cosine / relative error per estimator."""
+    names = list(dict.fromkeys(r["estimator"] for r in rows))
+    keys = list(dict.fromkeys((r["task"], r["T"], r["stage"]) for r in rows))
+    cell = {(r["task"], r["T"], r["stage"], r["estimator"]): r for r in rows}
+    lines = ["| task | T | params | " + " | ".join(names) + " |",
+             "|---|---|---|" + "---|" * len(names)]
+    for k in keys:
+        lines.append(f"| {k[0]} | {k[1]} | {k[2]} | " + " | ".join(
+            f"{cell[k + (n,)]['cos']:.3f} / {cell[k + (n,)]['rel']:.2g}" if k + (n,) in cell
+            else "-" for n in names) + " |")
+    return "\n".join(lines)
+
+
+def curves_table(result) -> str:
+    lines = ["| task | method | every | first 10% | last 10% | seconds |", "|---|---|---|---|---|---|"]
+    for task, methods in result.items():
+        for m, v in methods.items():
+            n = max(1, len(v["losses"]) // 10)
+            lines.append(f"| {task} | {m} | {v['every']} | {np.mean(v['losses'][:n]):.4f} | "
+                         f"{np.mean(v['losses'][-n:]):.4f} | {v['seconds']:.1f} |")
+    return "\n".join(lines)
+
+
+def cost_table(rows) -> str:
+    names = list(dict.fromkeys(r["estimator"] for r in rows))
+    sizes = sorted({r["H"] for r in rows})
+    cell = {(r["estimator"], r["H"]): r for r in rows}
+    lines = ["| estimator | " + " | ".join(f"H={h}: µs/step, state" for h in sizes) + " |",
+             "|---|" + "---|" * len(sizes)]
+    for n in names:
+        lines.append(f"| {n} | " + " | ".join(
+            f"{cell[n, h]['us_per_step']:.0f}, {cell[n, h]['state_numbers']:,}" for h in sizes)
+            + " |")
+    return "\n".join(lines)
+
+
+def run_study(out, quick: bool) -> str:
+    """Runs the three parts into ``out``; returns their Markdown (tables, figure links)."""
+    from jaxrnn.plots.common import line_plot, save
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    rows = alignment(out, quick)
+    t1 = time.perf_counter()
+    result = curves(out, quick)
+    t2 = time.perf_counter()
+    costs = cost(out, quick)
+    t3 = time.perf_counter()
+    figs = []
+    for task, methods in result.items():
+        series = {m: _smooth(v["losses"], 10) for m, v in methods.items()}
+        x = np.arange(1, len(next(iter(series.values()))) + 1)
+        save(line_plot(x, series, title=f"online training, {task} (10-episode mean)",
+                       xlabel="episode", ylabel="loss", logy=True), out / f"curves_{task}.png")
+        figs.append(f"![{task}](curves_{task}.png)")
+    return "\n\n".join([
+        f"### Alignment with the exact gradient (cosine / relative error; {t1 - t0:.0f} s)",
+        alignment_table(rows),
+        f"### Online training ({t2 - t1:.0f} s)", curves_table(result), *figs,
+        f"### Cost per step, vanilla RNN, T=50, B=1 ({t3 - t2:.0f} s)", cost_table(costs)])
+
+
+def section(out_dir, quick: bool = True) -> str:
+    """The ``jaxrnn reproduce`` section (quick: small sizes, under a minute)."""
+    jax.config.update("jax_enable_x64", True)
+    body = run_study(Path(out_dir), quick)
+    flag = " --quick" if quick else ""
+    return "\n\n".join(["## Online gradient estimators", "Command: `python -m "
+                        f"jaxrnn.tasks.online.study{flag} --out {out_dir}` (experiments/online.md)",
+                        body])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default="runs/online-study")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    jax.config.update("jax_enable_x64", True)
+    text = run_study(Path(args.out), args.quick)
+    runs.atomic_write_bytes(Path(args.out) / "study.md", text.encode())
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
