@@ -1,6 +1,6 @@
 """The import rules of STYLE.md, checked by walking every module of the package with ``ast``.
 
-Imports point down: cli -> tasks/sweep -> io/plots -> grad -> core -> data. Every import
+Imports point down: cli -> tasks/sweep -> io/plots -> grad -> parallel -> core -> data. Every import
 counts (module level and inside functions); the cycle check uses module-level imports only,
 since a function-level import runs after both modules have loaded.
 """
@@ -61,7 +61,7 @@ def _layer(module: str) -> str:
 
 
 def _is_core(module: str) -> bool:
-    return _layer(module) in CORE or _layer(module) == "grad"
+    return _layer(module) in CORE or _layer(module) in ("grad", "parallel")
 
 
 def _allowed(module: str, target: str) -> str | None:
@@ -71,6 +71,10 @@ def _allowed(module: str, target: str) -> str | None:
         return "only cli imports cli"
     if _is_core(module) and dst in UPPER:
         return "the core and grad/ never import io, plots, tasks, sweep or cli"
+    if src in CORE and dst in ("grad", "parallel"):
+        return "the core never imports grad/ or parallel/"
+    if src == "parallel" and dst == "grad":
+        return "parallel/ sits below grad/ (grad may import parallel, not the reverse)"
     if src == "data" and dst != "data":
         return "data/ imports nothing of jaxrnn outside data/"
     if src == "plots" and dst not in ("plots", "io"):
@@ -124,5 +128,9 @@ def test_a_cycle_and_a_broken_rule_are_caught():
     assert _allowed("jaxrnn.data.text", "jaxrnn.cells")
     assert _allowed("jaxrnn.io.runs", "jaxrnn.cells")
     assert _allowed("jaxrnn.tasks.demo", "jaxrnn.cli.main")
+    assert _allowed("jaxrnn.parallel.solve", "jaxrnn.grad.methods")
+    assert _allowed("jaxrnn.parallel.solve", "jaxrnn.io.runs")
+    assert _allowed("jaxrnn.unroll", "jaxrnn.parallel.solve")
+    assert _allowed("jaxrnn.grad.implicit", "jaxrnn.parallel") is None
     assert _allowed("jaxrnn.io.runs", "jaxrnn") is None
     assert _allowed("jaxrnn.tasks.demo", "jaxrnn.plots.common") is None

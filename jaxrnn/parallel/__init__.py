@@ -10,8 +10,11 @@
 Sits just above the core (imports ``cells`` and ``unroll`` only); ``grad`` may import it.
 """
 from jaxrnn.parallel.linear import linear_recurrence, linear_recurrence_reverse
+from jaxrnn.parallel.lyapunov import (largest_lyapunov, lyapunov_spectrum,
+                                      trajectory_jacobians)
 from jaxrnn.parallel.newton import METHODS
 from jaxrnn.parallel.solve import ParallelInfo, unroll_parallel
 
-__all__ = ["METHODS", "ParallelInfo", "linear_recurrence", "linear_recurrence_reverse",
+__all__ = ["METHODS", "ParallelInfo", "largest_lyapunov", "linear_recurrence",
+           "linear_recurrence_reverse", "lyapunov_spectrum", "trajectory_jacobians",
            "unroll_parallel"]
