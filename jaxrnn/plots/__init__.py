@@ -2,6 +2,6 @@
 
 ``common`` holds the shared helpers (figures are ``matplotlib.figure.Figure`` objects, built
 without pyplot, so no backend is chosen on import; ``save`` writes the PNG), ``labels`` how
-values are written in tables and figures; ``sine``, ``char``, ``sweep`` and ``gradflow`` draw
-one family of figures each.
+values are written in tables and figures; ``sine``, ``char``, ``sweep``, ``gradflow`` and
+``parallel`` draw one family of figures each.
 """
