@@ -23,7 +23,7 @@ import jax
 
 from jaxrnn.cells import ACTIVATIONS, CELLS
 from jaxrnn.grad.diagnostics import gradient_flow
-from jaxrnn.grad.gradcheck import DEFAULT_METHODS, DTYPES, METHODS, gradcheck, make_problem
+from jaxrnn.grad.gradcheck import ALL_METHODS, DTYPES, METHODS, gradcheck, make_problem
 from jaxrnn.model import LOSSES
 from jaxrnn.plots.common import save
 from jaxrnn.plots.gradflow import plot_gradient_flow
@@ -71,9 +71,9 @@ def add_arguments(parser):
     a("--outputs", type=int, default=2, help="O (default 2)")
     a("--dtype", choices=DTYPES, default="float64")
     a("--seed", type=int, default=0)
-    a("--methods", default=",".join(DEFAULT_METHODS),
-      help=f"comma-separated subset of {','.join(METHODS)} (default: all that apply but deer; "
-           f"rtrl is rnn-only, finite_diff and deer untruncated-only)")
+    a("--methods", default=",".join(METHODS),
+      help=f"comma-separated subset of {','.join(ALL_METHODS)} (default: all that apply but "
+           f"deer; rtrl is rnn-only, finite_diff and deer untruncated-only)")
     a("--no-bias", action="store_true", help="drop b_h (rnn) and b_y, as the vidhya preset")
     a("--random-carry", action="store_true", help="start from a random (constant) carry0")
     a("--lengths", nargs="?", const="random", default=None, type=_ints("lengths"),
@@ -150,8 +150,8 @@ def _row(report, overall, columns) -> str:
 
 
 def _columns(methods) -> list:
-    """The table's method columns: the requested ones, in ``METHODS`` order."""
-    return [m for m in METHODS if m in methods]
+    """The table's method columns: the requested ones, in ``ALL_METHODS`` order."""
+    return [m for m in ALL_METHODS if m in methods]
 
 
 def _run_all(args) -> int:

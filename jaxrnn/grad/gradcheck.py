@@ -11,10 +11,10 @@ method (``jaxrnn.grad.methods``), and reports, per method and per parameter leaf
 against the whole gradient's scale). A method passes when every leaf's ``rel`` is within
 ``TOLERANCES[dtype]``: float64 1e-10 for the exact methods (autodiff, forward, RTRL) and 1e-6 for
 finite differences; float32 1e-4 for all. Finite differences run only when nothing is truncated
-(see ``jaxrnn.grad.methods``); RTRL only for the vanilla RNN. ``deer`` (opt-in: not in the
-default set, ``methods=[..., "deer"]``) differentiates the parallel-in-time evaluation
-(``jaxrnn.grad.implicit``), float64 1e-8, untruncated problems without lengths or resets only. For the ReLU RNN, the entries whose
-finite difference straddles a kink (``jaxrnn.grad.kinks``) are reported as non-differentiable
+(see ``jaxrnn.grad.methods``); RTRL only for the vanilla RNN. ``deer`` (opt-in, in ``OPT_IN``
+rather than ``METHODS``: ``methods=[..., "deer"]``) differentiates the parallel-in-time
+evaluation (``jaxrnn.grad.implicit``), float64 1e-8, untruncated problems without lengths or
+resets only. For the ReLU RNN, the entries whose finite difference straddles a kink (``jaxrnn.grad.kinks``) are reported as non-differentiable
 here, counted, and left out of the finite-difference comparison (the exact methods still compare
 them: they agree on relu'(0) = 0).
 
@@ -46,10 +46,9 @@ from jaxrnn.model import LOSSES, init_model
 from jaxrnn.unroll import ANCHORS
 
 METHODS = {"autodiff_scan": grad_autodiff_scan, "autodiff_loop": grad_autodiff_loop,
-           "forward": grad_forward, "rtrl": grad_rtrl, "finite_diff": grad_finite_diff,
-           "deer": grad_deer}
-OPT_IN = ("deer",)  # run only when asked for (``methods=[..., "deer"]``, ``--methods``)
-DEFAULT_METHODS = tuple(m for m in METHODS if m not in OPT_IN)
+           "forward": grad_forward, "rtrl": grad_rtrl, "finite_diff": grad_finite_diff}
+OPT_IN = {"deer": grad_deer}  # run only when named in ``methods`` / ``--methods``
+ALL_METHODS = {**METHODS, **OPT_IN}
 DTYPES = ("float64", "float32")
 TOLERANCES = {"float64": {"exact": 1e-10, "finite_diff": 1e-6, "deer": 1e-8},
               "float32": {"exact": 1e-4, "finite_diff": 1e-4, "deer": 1e-4}}
@@ -174,11 +173,12 @@ def _truncates(problem) -> bool:
 
 
 def skipped_methods(problem, methods=None) -> dict:
-    """{method: why it does not apply} for the requested (default: all but ``OPT_IN``) methods."""
+    """{method: why it does not apply} for the requested (default: ``METHODS``) methods."""
     skipped = {}
-    for name in methods or DEFAULT_METHODS:
-        if name not in METHODS:
-            raise ValueError(f"unknown method {name!r}; expected some of {', '.join(METHODS)}")
+    for name in methods or METHODS:
+        if name not in ALL_METHODS:
+            raise ValueError(f"unknown method {name!r}; expected some of "
+                             f"{', '.join(ALL_METHODS)}")
         if name == "rtrl" and problem.cell.name != "rnn":
             skipped[name] = "RTRL is implemented for the vanilla RNN only"
         if name == "finite_diff" and _truncates(problem):
@@ -213,9 +213,9 @@ def compute_gradients(problem: Problem, methods=None, manual: Callable | None = 
     args = problem[:6]
     kwargs = dict(window=problem.window, anchor=problem.anchor, **problem.flags())
     grads = {"manual": (manual or manual_grads)(*args, **kwargs)}
-    for name in methods or DEFAULT_METHODS:
+    for name in methods or METHODS:
         if name not in skipped:
-            grads[name] = METHODS[name](*args, **kwargs)
+            grads[name] = ALL_METHODS[name](*args, **kwargs)
     return grads, skipped
 
 
@@ -305,7 +305,7 @@ def gradcheck(cell="rnn", activation="tanh", loss="all_steps", *, window=None, a
               bias=True, random_carry=False, lengths=None, resets=None, methods=None,
               manual=None, corrupt=0.0) -> GradcheckReport:
     """Cross-validates the gradient of one random problem (``make_problem``'s arguments) by every
-    applicable method (``methods``: names from ``METHODS``, default all but ``OPT_IN``)
+    applicable method (``methods``: names from ``ALL_METHODS``, default all of ``METHODS``)
     against the manual BPTT
     (or ``manual``, a function like ``manual_grads``), optionally ``corrupt``-ed.
 

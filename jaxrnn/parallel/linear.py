@@ -47,7 +47,7 @@ def linear_recurrence(A, b, s0):
 
 
 def linear_recurrence_reverse(A, g):
-    """The adjoint recurrence ``λ_t = g_t + A_{t+1}ᵀ λ_{t+1}``, ``λ_T = g_T``, by a parallel scan.
+    """The adjoint ``λ_t = g_t + A_{t+1}ᵀ λ_{t+1}``, ``λ_T = g_T``, by a parallel scan.
 
     Args: A: (T, S, S) the forward transitions ``A_t`` (``A_1`` is not used); g: (T, S).
     Returns: (T, S) ``λ_1 .. λ_T``.
