@@ -103,6 +103,18 @@ def test_step_t_is_exact_after_t_iterations(solved):
     assert float(jnp.max(jnp.abs(ys[3:] - ys_scan[3:]))) > 1e-8
 
 
+def test_an_overflowing_iteration_reports_inf_not_converged():
+    """DEER from zeros on a chaotic tanh RNN (W_hh = 3 N(0, 1/16), T=1000) overflows in its
+    first Newton step: the residual is inf and the iteration stops (XLA's max over NaNs gave
+    -inf, which read as converged)."""
+    k_x, k_h = jax.random.split(jax.random.PRNGKey(0))
+    params = {"W_xh": jax.random.normal(k_x, (16, 1)), "b_h": jnp.zeros(16),
+              "W_hh": 3.0 * jax.random.normal(k_h, (16, 16)) / 4.0}
+    xs = 0.5 * jax.random.normal(jax.random.PRNGKey(1), (1000, 1))
+    _, _, info = par(cells.get_cell("rnn"), params, xs, tol=1e-8)
+    assert float(info.residual) == np.inf and int(info.iterations) < 1000
+
+
 def test_warm_start_from_a_solution_needs_no_iteration(solved):
     cell, params, xs, carry0 = problem("gru")
     ys, _, info = solved["gru", "deer"][1]

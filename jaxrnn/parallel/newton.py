@@ -17,7 +17,8 @@ f around ``s^(i)`` and solves the linear recurrence exactly::
 
 The iteration stops when the residual ``max_t,k |r_t(s^(i))|`` is at most ``tol`` or after
 ``max_iters`` iterations; it returns the iterate, the number of iterations and the residual.
-A non-finite residual (an iteration that overflowed) stops it too.
+An iteration that overflows (DEER on a chaotic network, from a poor guess) stops it too, with
+the residual ``inf``.
 
 References: Lim, Zhu, Selfridge & Kasim, 2024, "Parallelizing non-linear sequential models over
 the sequence length" (ICLR); Gonzalez et al., 2024 (NeurIPS), quasi-DEER and ELK.
@@ -91,11 +92,14 @@ def iterate(f, fused, pxs, s0, init, *, method="deer", tol, max_iters, damping=1
     """
     def linearized(states):
         values, jacobians = linearize(f, fused, _shift(s0, states), pxs)
-        return values, jacobians, jnp.max(jnp.abs(states - values))
+        gap = jnp.abs(states - values)
+        # inf when anything overflowed: XLA's max may skip NaNs and report -inf ("converged")
+        residual = jnp.where(jnp.all(jnp.isfinite(gap)), jnp.max(gap), jnp.inf)
+        return values, jacobians, residual
 
     def cond(carry):
         _, _, _, residual, i = carry
-        return (i < max_iters) & (residual > tol)
+        return (i < max_iters) & (residual > tol) & jnp.isfinite(residual)
 
     def body(carry):
         states, values, jacobians, _, i = carry

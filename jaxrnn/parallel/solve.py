@@ -102,14 +102,16 @@ def _initial_guess(init, shape, dtype):
 
 
 def unroll_parallel(cell: Cell, params: dict, xs, carry0=None, *, method="deer", tol=None,
-                    max_iters=None, init=None, damping=0.1, reverse=False, lengths=None,
+                    max_iters=None, init=None, damping=1e-3, reverse=False, lengths=None,
                     mask=None, resets=None, window=None):
     """Runs ``cell`` over time by a parallel-in-time fixed-point iteration (module docstring).
 
     Args:
       cell, params, xs, carry0: as ``jaxrnn.unroll`` (xs (T, [B,] D) float or (T, [B]) int).
       method: "deer" (Newton, full Jacobians), "quasi-deer" (diagonal Jacobians) or "elk"
-        (Newton damped by ``damping`` λ, a Kalman smoother).
+        (Newton damped by ``damping`` λ, a Kalman smoother; λ = 1e-3 by default: on the
+        study's tanh RNN at W_hh scale 1.2, T=100, λ = 0.1 and 0.01 did not reach 1e-8 in 100
+        iterations, 1e-3 did in 20).
       tol: stop when ``max|s_t - f(s_{t-1}, p_t)| <= tol`` (default 100 ε of the dtype).
       max_iters: iteration cap (default T: DEER and quasi-DEER are exact after T iterations).
       init: initial guess (T, [B,] S) (a previous ``info.states``); zeros when None. It gets no
