@@ -14,9 +14,10 @@ finite differences; float32 1e-4 for all. Finite differences run only when nothi
 (see ``jaxrnn.grad.methods``); RTRL only for the vanilla RNN. ``deer`` (opt-in, in ``OPT_IN``
 rather than ``METHODS``: ``methods=[..., "deer"]``) differentiates the parallel-in-time
 evaluation (``jaxrnn.grad.implicit``), float64 1e-8, untruncated problems without lengths or
-resets only. For the ReLU RNN, the entries whose finite difference straddles a kink (``jaxrnn.grad.kinks``) are reported as non-differentiable
-here, counted, and left out of the finite-difference comparison (the exact methods still compare
-them: they agree on relu'(0) = 0).
+resets only. For the ReLU RNN, the entries whose finite difference straddles a kink
+(``jaxrnn.grad.kinks``) are reported as non-differentiable here, counted, and left out of the
+finite-difference comparison (the exact methods still compare them: they agree on
+relu'(0) = 0).
 
 Problems may have variable lengths and resets (``make_problem(lengths=, resets=)``): every method
 and the manual BPTT get them.
