@@ -15,6 +15,7 @@ Where things live (imports point down this list; ``tests/test_architecture.py`` 
 - ``jaxrnn.io`` (configs, run directories, checkpoints) and ``jaxrnn.plots`` (figures from
   arrays or CSVs);
 - ``jaxrnn.grad``: manual BPTT, independent gradient methods, gradcheck, diagnostics;
+- ``jaxrnn.parallel``: parallel-in-time evaluation (DEER, quasi-DEER, ELK) and Lyapunov exponents;
 - the core, at the top: ``cells``, ``initializers``, ``unroll``, ``rnn_backward``, ``losses``,
   ``model``, ``optim``, ``train``;
 - ``jaxrnn.data``: series, text and memory tasks, knowing no model.

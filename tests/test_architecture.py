@@ -1,8 +1,8 @@
 """The import rules of STYLE.md, checked by walking every module of the package with ``ast``.
 
-Imports point down: cli -> tasks/sweep -> scale/io/plots -> online -> grad -> core -> data.
-Every import counts (module level and inside functions); the cycle check uses module-level
-imports only, since a function-level import runs after both modules have loaded.
+Imports point down: cli -> tasks/sweep -> scale/io/plots -> online -> grad -> parallel -> core
+-> data. Every import counts (module level and inside functions); the cycle check uses
+module-level imports only, since a function-level import runs after both modules have loaded.
 """
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def _layer(module: str) -> str:
 
 
 def _is_core(module: str) -> bool:
-    return _layer(module) in CORE or _layer(module) in ("grad", "online")
+    return _layer(module) in CORE or _layer(module) in ("grad", "online", "parallel")
 
 
 def _allowed(module: str, target: str) -> str | None:
@@ -71,9 +71,14 @@ def _allowed(module: str, target: str) -> str | None:
     if dst == "cli" and src != "cli":
         return "only cli imports cli"
     if _is_core(module) and dst in UPPER:
-        return "the core, grad/ and online/ never import io, plots, scale, tasks, sweep or cli"
+        return "the core, parallel/, grad/ and online/ never import io, plots, scale, tasks, " \
+            "sweep or cli"
     if _is_core(module) and src != "online" and dst == "online":
         return "the core and grad/ never import online/ (online/ sits above grad/)"
+    if src in CORE and dst in ("grad", "parallel"):
+        return "the core never imports grad/ or parallel/"
+    if src == "parallel" and dst == "grad":
+        return "parallel/ sits below grad/ (grad may import parallel, not the reverse)"
     if src == "data" and dst != "data":
         return "data/ imports nothing of jaxrnn outside data/"
     if src == "plots" and dst not in ("plots", "io"):
@@ -135,5 +140,9 @@ def test_a_cycle_and_a_broken_rule_are_caught():
     assert _allowed("jaxrnn.grad.gradcheck", "jaxrnn.online.rtrl")
     assert _allowed("jaxrnn.online.rtrl", "jaxrnn.io.runs")
     assert _allowed("jaxrnn.online.compare", "jaxrnn.grad.gradcheck") is None
+    assert _allowed("jaxrnn.parallel.solve", "jaxrnn.grad.methods")
+    assert _allowed("jaxrnn.parallel.solve", "jaxrnn.io.runs")
+    assert _allowed("jaxrnn.unroll", "jaxrnn.parallel.solve")
+    assert _allowed("jaxrnn.grad.implicit", "jaxrnn.parallel") is None
     assert _allowed("jaxrnn.io.runs", "jaxrnn") is None
     assert _allowed("jaxrnn.tasks.demo", "jaxrnn.plots.common") is None

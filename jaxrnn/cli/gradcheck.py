@@ -10,6 +10,7 @@ Examples::
     jaxrnn gradcheck --plot runs/gradflow              # plus gradient-flow diagnostics (PNG)
     jaxrnn gradcheck --methods rtrl_jac,uoro,kfrtrl,snap1,rflo,eprop,tbptt2 --samples 200
                                                        # online estimators (jaxrnn.online)
+    jaxrnn gradcheck --cell lstm --methods autodiff_scan,deer   # the parallel-in-time gradient
 
 Errors are relative to the manual BPTT, per parameter leaf (``jaxrnn.grad.gradcheck``). Exit status:
 0 when every method agrees within tolerance, 1 when one does not, 2 on bad input.
@@ -24,7 +25,7 @@ import jax
 
 from jaxrnn.cells import ACTIVATIONS, CELLS
 from jaxrnn.grad.diagnostics import gradient_flow
-from jaxrnn.grad.gradcheck import DTYPES, METHODS, gradcheck, make_problem
+from jaxrnn.grad.gradcheck import ALL_METHODS, DTYPES, METHODS, gradcheck, make_problem
 from jaxrnn.model import LOSSES
 from jaxrnn.online import NAMES, compare_estimators, format_estimators, is_estimator
 from jaxrnn.plots.common import save
@@ -74,8 +75,9 @@ def add_arguments(parser):
     a("--dtype", choices=DTYPES, default="float64")
     a("--seed", type=int, default=0)
     a("--methods", default=",".join(METHODS),
-      help=f"comma-separated subset of {','.join(METHODS)} (default: all that apply; rtrl is "
-           f"rnn-only, finite_diff untruncated-only), and/or online estimators: {NAMES}")
+      help=f"comma-separated subset of {','.join(ALL_METHODS)} (default: all that apply but "
+           f"deer; rtrl is rnn-only, finite_diff and deer untruncated-only), and/or online "
+           f"estimators: {NAMES}")
     a("--samples", type=int, default=100, help="draws per stochastic online estimator (N)")
     a("--no-bias", action="store_true", help="drop b_h (rnn) and b_y, as the vidhya preset")
     a("--random-carry", action="store_true", help="start from a random (constant) carry0")
@@ -138,18 +140,23 @@ def format_table(report) -> str:
     return "\n".join(lines)
 
 
-def _row(report, overall) -> str:
+def _row(report, overall, columns) -> str:
     s, worst = report.settings, report.worst()
     w = "none" if s["window"] is None else f"{s['window']}/{s['anchor']}"
     row = f"{s['cell'] + ('-' + s['activation'] if s['cell'] == 'rnn' else ''):<13}"
     row += f"{s['loss']:<14}{w:<9}"
-    for m in METHODS:
+    for m in columns:
         row += f"{worst[m]['rel']:>14.2e}" if m in worst else f"{'-':>14}"
         if m in worst:
             overall[m] = max(overall.get(m, 0.0), worst[m]["rel"])
     kinks = sum(report.non_differentiable.values())
     row += f"  ({kinks} non-differentiable here)" if kinks else ""
     return row + ("" if report.passed else "  MISMATCH")
+
+
+def _columns(methods) -> list:
+    """The table's method columns: the requested ones, in ``ALL_METHODS`` order."""
+    return [m for m in ALL_METHODS if m in methods]
 
 
 def _run_all(args) -> int:
@@ -161,12 +168,13 @@ def _run_all(args) -> int:
                         if getattr(args, n) is not None)
         print(f"worst relative error vs manual BPTT per method ({args.dtype}, T={args.steps}, "
               f"B={args.batch}, H={args.hidden}{extra}; '-' = not applicable)")
-        print(f"{'cell':<13}{'loss':<14}{'window':<9}" + "".join(f"{m:>14}" for m in METHODS))
+        print(f"{'cell':<13}{'loss':<14}{'window':<9}"
+              + "".join(f"{m:>14}" for m in _columns(args.methods.split(","))))
     reports, overall = [], {}
     for combo in combos:
         reports.append(gradcheck(**_settings(args, *combo)))
         if not args.json:
-            print(_row(reports[-1], overall), flush=True)
+            print(_row(reports[-1], overall, _columns(args.methods.split(","))), flush=True)
     failed = sum(not r.passed for r in reports)
     if not any(r.rows for r in reports):
         raise ValueError("nothing was compared: every requested method was skipped in every "
@@ -175,7 +183,8 @@ def _run_all(args) -> int:
         print(json.dumps([r.to_dict() for r in reports], indent=1))
     else:
         print(f"{'worst overall':<36}" + "".join(
-            f"{overall[m]:>14.2e}" if m in overall else f"{'-':>14}" for m in METHODS))
+            f"{overall[m]:>14.2e}" if m in overall else f"{'-':>14}"
+            for m in _columns(args.methods.split(","))))
         print(f"{len(reports) - failed}/{len(reports)} combinations pass")
     return 0 if failed == 0 else 1
 
@@ -234,12 +243,13 @@ def _split_methods(args):
     """(exact methods, online estimators) named by --methods; --methods keeps only the exact."""
     names = args.methods.split(",")
     for name in names:
-        if name not in METHODS and not is_estimator(name):
-            raise ValueError(f"unknown method {name!r}; expected some of {', '.join(METHODS)} "
+        if name not in ALL_METHODS and not is_estimator(name):
+            raise ValueError(f"unknown method {name!r}; expected some of "
+                             f"{', '.join(ALL_METHODS)} "
                              f"or online estimators {NAMES}")
-    exact = [n for n in names if n in METHODS]
+    exact = [n for n in names if n in ALL_METHODS]
     args.methods = ",".join(exact)
-    return exact, [n for n in names if n not in METHODS]
+    return exact, [n for n in names if n not in ALL_METHODS]
 
 
 def _run_online(args, names) -> int:

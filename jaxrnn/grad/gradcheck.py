@@ -11,10 +11,13 @@ method (``jaxrnn.grad.methods``), and reports, per method and per parameter leaf
 against the whole gradient's scale). A method passes when every leaf's ``rel`` is within
 ``TOLERANCES[dtype]``: float64 1e-10 for the exact methods (autodiff, forward, RTRL) and 1e-6 for
 finite differences; float32 1e-4 for all. Finite differences run only when nothing is truncated
-(see ``jaxrnn.grad.methods``); RTRL only for the vanilla RNN. For the ReLU RNN, the entries whose
-finite difference straddles a kink (``jaxrnn.grad.kinks``) are reported as non-differentiable
-here, counted, and left out of the finite-difference comparison (the exact methods still compare
-them: they agree on relu'(0) = 0).
+(see ``jaxrnn.grad.methods``); RTRL only for the vanilla RNN. ``deer`` (opt-in, in ``OPT_IN``
+rather than ``METHODS``: ``methods=[..., "deer"]``) differentiates the parallel-in-time
+evaluation (``jaxrnn.grad.implicit``), float64 1e-8, untruncated problems without lengths or
+resets only. For the ReLU RNN, the entries whose finite difference straddles a kink
+(``jaxrnn.grad.kinks``) are reported as non-differentiable here, counted, and left out of the
+finite-difference comparison (the exact methods still compare them: they agree on
+relu'(0) = 0).
 
 Problems may have variable lengths and resets (``make_problem(lengths=, resets=)``): every method
 and the manual BPTT get them.
@@ -35,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrnn.cells import get_cell
+from jaxrnn.grad.implicit import grad_deer
 from jaxrnn.grad.kinks import kink_entries
 from jaxrnn.grad.methods import (FD_EPS, grad_autodiff_loop, grad_autodiff_scan,
                                  grad_finite_diff, grad_forward, grad_rtrl)
@@ -44,9 +48,11 @@ from jaxrnn.unroll import ANCHORS
 
 METHODS = {"autodiff_scan": grad_autodiff_scan, "autodiff_loop": grad_autodiff_loop,
            "forward": grad_forward, "rtrl": grad_rtrl, "finite_diff": grad_finite_diff}
+OPT_IN = {"deer": grad_deer}  # run only when named in ``methods`` / ``--methods``
+ALL_METHODS = {**METHODS, **OPT_IN}
 DTYPES = ("float64", "float32")
-TOLERANCES = {"float64": {"exact": 1e-10, "finite_diff": 1e-6},
-              "float32": {"exact": 1e-4, "finite_diff": 1e-4}}
+TOLERANCES = {"float64": {"exact": 1e-10, "finite_diff": 1e-6, "deer": 1e-8},
+              "float32": {"exact": 1e-4, "finite_diff": 1e-4, "deer": 1e-4}}
 REL_FLOOR = 1e-3
 
 
@@ -168,17 +174,20 @@ def _truncates(problem) -> bool:
 
 
 def skipped_methods(problem, methods=None) -> dict:
-    """{method: why it does not apply} for the requested (default: all) methods."""
+    """{method: why it does not apply} for the requested (default: ``METHODS``) methods."""
     skipped = {}
     for name in methods or METHODS:
-        if name not in METHODS:
-            raise ValueError(f"unknown method {name!r}; expected some of {', '.join(METHODS)}")
+        if name not in ALL_METHODS:
+            raise ValueError(f"unknown method {name!r}; expected some of "
+                             f"{', '.join(ALL_METHODS)}")
         if name == "rtrl" and problem.cell.name != "rnn":
             skipped[name] = "RTRL is implemented for the vanilla RNN only"
         if name == "finite_diff" and _truncates(problem):
             skipped[name] = "finite differences cannot see stop_gradient (truncated window)"
         if name == "finite_diff" and not jax.config.jax_enable_x64:
             skipped[name] = "finite differences need jax_enable_x64"
+        if name == "deer" and (_truncates(problem) or problem.flags()):
+            skipped[name] = "DEER solves whole sequences: no truncation, lengths or resets"
     return skipped
 
 
@@ -207,7 +216,7 @@ def compute_gradients(problem: Problem, methods=None, manual: Callable | None = 
     grads = {"manual": (manual or manual_grads)(*args, **kwargs)}
     for name in methods or METHODS:
         if name not in skipped:
-            grads[name] = METHODS[name](*args, **kwargs)
+            grads[name] = ALL_METHODS[name](*args, **kwargs)
     return grads, skipped
 
 
@@ -242,7 +251,7 @@ def compare(grads: dict, dtype: str = "float64", reference: str = "manual",
     for method, tree in grads.items():
         if method == reference:
             continue
-        tol = TOLERANCES[dtype]["finite_diff" if method == "finite_diff" else "exact"]
+        tol = TOLERANCES[dtype].get(method, TOLERANCES[dtype]["exact"])
         leaves = _leaves_with_paths(tree)
         if [p for p, _ in leaves] != [p for p, _ in ref]:
             raise ValueError(f"method {method!r} returned leaves {[p for p, _ in leaves]}; "
@@ -297,7 +306,8 @@ def gradcheck(cell="rnn", activation="tanh", loss="all_steps", *, window=None, a
               bias=True, random_carry=False, lengths=None, resets=None, methods=None,
               manual=None, corrupt=0.0) -> GradcheckReport:
     """Cross-validates the gradient of one random problem (``make_problem``'s arguments) by every
-    applicable method (``methods``: names from ``METHODS``, default all) against the manual BPTT
+    applicable method (``methods``: names from ``ALL_METHODS``, default all of ``METHODS``)
+    against the manual BPTT
     (or ``manual``, a function like ``manual_grads``), optionally ``corrupt``-ed.
 
     Returns: a ``GradcheckReport``; ``.passed`` is False when any leaf exceeds its tolerance;

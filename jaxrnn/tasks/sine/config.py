@@ -33,6 +33,7 @@ from jaxrnn.data.sine import SYNTHETIC
 from jaxrnn.initializers import get_initializer
 from jaxrnn.io import config
 from jaxrnn.optim import CLIPS, OPTIMIZERS
+from jaxrnn.parallel import METHODS as PARALLEL_METHODS
 from jaxrnn.train import DIVERGENCE_FACTOR
 
 SERIES = SYNTHETIC + tuple(REAL)
@@ -40,6 +41,7 @@ SINE_LOSSES = ("last", "last_half_sum", "all_steps")
 ENCODINGS = ("position", "value")
 DTYPES = ("float32", "float64")
 SCHEDULES = ("constant", "cosine")
+UNROLL_METHODS = ("scan",) + PARALLEL_METHODS  # the training loss's evaluation over time
 
 
 INITIALISERS = ("input_init", "recurrent_init", "readout_init")
@@ -56,7 +58,7 @@ class Config(config.Config):
               "loss_scale": ">0", "clip_value": ">0", "train_fraction": "(0,1)"}
     CHOICES = {"series": SERIES, "encoding": ENCODINGS, "loss": SINE_LOSSES,
                "optimizer": OPTIMIZERS, "clip": CLIPS, "dtype": DTYPES,
-               "lr_schedule": SCHEDULES}
+               "lr_schedule": SCHEDULES, "unroll_method": UNROLL_METHODS}
     RENAMED = {"window": "seq_len"}
 
     series: str = "sine"  # SERIES: a synthetic kind (jaxrnn.data.sine) or a real one
@@ -91,6 +93,7 @@ class Config(config.Config):
     log_every: int = 1  # epochs per jitted chunk: metrics reach the host only between chunks
     eval_every: int = 1  # whole-set train/held-out evaluation every k epochs (and the last)
     scan_unroll: int = 0  # lax.scan unroll in the train step; 0: all T steps if T <= 16, else 1
+    unroll_method: str = "scan"  # train loss by lax.scan or parallel in time: deer, quasi-deer, elk
     forecast_steps: int = 100  # closed-loop horizon
     forecast_starts: int = 8  # start windows in the held-out part
 
@@ -101,6 +104,10 @@ class Config(config.Config):
             get_initializer(getattr(self, name))
         self._check_data()
         self._check_numpy_init()
+        if self.unroll_method != "scan" and self.bptt_window:
+            raise ValueError(f"unroll_method={self.unroll_method!r} evaluates whole sequences "
+                             f"(no truncation): set --bptt_window=0 (full BPTT) or use "
+                             f"--unroll_method=scan")
 
     def _check_data(self):
         if self.series in REAL:

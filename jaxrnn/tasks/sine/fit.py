@@ -26,6 +26,7 @@ from jax import lax
 from jaxrnn import model, train
 from jaxrnn.cells import get_cell
 from jaxrnn.grad.diagnostics import carry_grad_norms
+from jaxrnn.parallel import unroll_parallel
 
 NUMPY_DRAWS = {
     "uniform01": lambda rs, shape: rs.uniform(0.0, 1.0, shape),
@@ -89,6 +90,8 @@ def make_loss_fn(cfg, window=None):
     kwargs = {"unroll": scan_unroll(cfg)}
     if window is None:
         window = cfg.bptt_window or None
+    if cfg.unroll_method != "scan":
+        return _parallel_loss_fn(cfg, cell, window)
     if window is not None:
         kwargs.update(window=window, anchor="end")
 
@@ -96,6 +99,22 @@ def make_loss_fn(cfg, window=None):
         xs, y = batch
         loss, _ = model.sequence_loss(cell, params, xs, y, cfg.loss, **kwargs)
         return cfg.loss_scale * loss, {}
+
+    return loss_fn
+
+
+def _parallel_loss_fn(cfg, cell, window):
+    """The loss with the hidden states by ``unroll_parallel(method=cfg.unroll_method)``: the
+    same values and (converged) gradients as the scan's full BPTT, no truncation."""
+    if window is not None:
+        raise ValueError(f"unroll_method={cfg.unroll_method!r} trains on whole sequences; a "
+                         f"truncation window ({window}) needs unroll_method='scan'")
+    loss = model.get_loss(cfg.loss)
+
+    def loss_fn(params, batch):
+        xs, y = batch
+        hs, _, _ = unroll_parallel(cell, params["cell"], xs, method=cfg.unroll_method)
+        return cfg.loss_scale * loss(model.readouts(params["readout"], hs), y), {}
 
     return loss_fn
 
