@@ -22,6 +22,9 @@ Where things live (imports point down this list; ``tests/test_architecture.py`` 
 """
 __version__ = "0.1.0"
 
+import sys
+import types
+
 # Public names -> the module that defines them, imported on first use (PEP 562), so that
 # ``import jaxrnn`` (and ``jaxrnn --help``) does not pay for importing jax.
 _EXPORTS = {
@@ -52,3 +55,17 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted([*globals(), *__all__])
+
+
+class _Package(types.ModuleType):
+    """Importing a submodule binds it on the package (``jaxrnn.unroll``), which would hide the
+    public function of the same name; the function is bound instead, as an eager
+    ``from jaxrnn.unroll import unroll`` here would have done."""
+
+    def __setattr__(self, name, value):
+        if isinstance(value, types.ModuleType) and _WHERE.get(name) == value.__name__:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

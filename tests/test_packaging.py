@@ -104,3 +104,15 @@ def test_built_package_holds_the_specs_and_runs_from_elsewhere(tmp_path):
                          capture_output=True, text=True).stdout.split("\n")
     assert out[0].startswith(str(lib))
     assert out[1].split() == list(STUDIES)
+
+
+def test_lazy_exports_are_the_functions_even_after_their_module_is_imported():
+    """``import jaxrnn`` imports no jax; ``jaxrnn.unroll`` is the function, also once the
+    submodule ``jaxrnn.unroll`` has been imported (which binds the module on the package)."""
+    probe = ("import sys, types, jaxrnn; assert 'jax' not in sys.modules;"
+             "import jaxrnn.unroll, jaxrnn.cells; from jaxrnn import unroll, get_cell;"
+             "assert not isinstance(unroll, types.ModuleType) and callable(get_cell);"
+             "assert set(jaxrnn.__all__) <= set(dir(jaxrnn)); print('ok')")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr

@@ -37,3 +37,13 @@ def test_local_copy_is_used(no_local_copy, monkeypatch):
     monkeypatch.setenv("JAXRNN_TINYSHAKESPEARE", str(SHARED))
     spec = load_spec(study_path("truncation-char"))
     assert offline_corpus(spec) == (spec, "")
+
+
+def test_sweep_command_takes_a_shipped_study_by_name(tmp_path, monkeypatch):
+    from jaxrnn.cli.sweep import spec_file
+
+    monkeypatch.chdir(tmp_path)
+    assert spec_file("clipping") == study_path("clipping")
+    assert spec_file("mine.json") == Path("mine.json")
+    (tmp_path / "clipping").mkdir()  # a path that exists wins over the name
+    assert spec_file("clipping") == Path("clipping")

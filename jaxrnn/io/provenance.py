@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parents[2]  # the folder above jaxrnn/ (a checkout, or site-packages)
@@ -31,9 +32,10 @@ def git_commit(root: Path = CHECKOUT) -> dict | None:
 
 
 def record(preset: str | None, overrides: dict | None = None, argv: list | None = None) -> dict:
-    """The origin of a run: preset, overrides (as given), argv, git, environment."""
+    """The origin of a run: preset, overrides (as given), argv (default: the process's, e.g.
+    ``jaxrnn reproduce`` for the runs a report starts), git, environment."""
     return {"preset": preset, "overrides": dict(overrides or {}),
-            "argv": list(argv) if argv is not None else None, "git": git_commit(),
+            "argv": list(sys.argv if argv is None else argv), "git": git_commit(),
             "environment": {k: os.environ.get(k) for k in ENV_VARS}}
 
 
