@@ -199,3 +199,23 @@ def test_forecast_axis_is_floored_and_what_lies_below_is_marked(tmp_path):
     marks = [ln for ln in ax.lines if ln.get_marker() == "v"]
     assert len(marks) == 1 and np.all(marks[0].get_ydata() == floor)
     assert any("linear_ar" in t.get_text() for t in ax.texts)
+
+
+def test_reproduce_section_links_figures_from_the_report_directory(tmp_path, monkeypatch):
+    """The section's Markdown lands in <report>/report.md while the sweeps run in
+    <report>/ablations/<study>: a link must resolve from the report's directory."""
+    from jaxrnn.sweep import studies
+    from jaxrnn.sweep.spec import load_spec
+
+    def fake_run(name, out_dir, quick=True, *, log=None):
+        out = tmp_path / "ablations" / name
+        out.mkdir(parents=True)
+        (out / "summary.md").write_text("## x\n")
+        (out / "final_val_loss.png").write_bytes(b"png")
+        return load_spec(studies.study_path(name)), out, 0.0
+
+    monkeypatch.setattr(studies, "STUDIES", ("truncation-sine",))
+    monkeypatch.setattr(studies, "run_study", fake_run)
+    text = studies.reproduce_section(tmp_path / "ablations", quick=True)
+    link = text.split("](", 1)[1].split(")", 1)[0]
+    assert (tmp_path / link).is_file(), link

@@ -41,14 +41,15 @@ def train_per_eval_interval(rows: list[dict]) -> list[tuple]:
 def loss_curves(rows: list[dict], *, title: str = ""):
     """Train and validation loss in nats/char against epochs: the training loss averaged over
     each evaluation interval (``train_per_eval_interval``) next to the validation loss at the
-    interval's end, and faintly the mean of each logging interval.
+    interval's end, and faintly the mean of each logging interval when logs are more frequent.
 
     Args: rows with ``step``, ``epoch``, ``train_loss`` and (some) ``val_loss`` values.
     """
     fig, ax = subplots(figsize=(7, 4))
     epoch = _col(rows, "epoch")
-    ax.plot(epoch, _col(rows, "train_loss"), lw=0.8, alpha=0.35, color="tab:blue",
-            label="train, mean of each logging interval")
+    if any(math.isnan(v) for v in _col(rows, "val_loss")):  # else the same as the next line
+        ax.plot(epoch, _col(rows, "train_loss"), lw=0.8, alpha=0.35, color="tab:blue",
+                label="train, mean of each logging interval")
     train = train_per_eval_interval(rows)
     if train:
         ax.plot(*zip(*train), "s-", ms=3, color="tab:blue",

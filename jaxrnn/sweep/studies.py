@@ -81,7 +81,8 @@ def reproduce_section(out_dir, quick: bool = True) -> str:
     size = "quick (small) versions" if quick else "full versions"
     lines = ["## Ablation studies", "",
              f"The {size} of the shipped studies (`jaxrnn/sweep/specs/`, documented in "
-             f"`experiments/ablations.md`); tables over seeds: mean, std, 95% t-interval.", ""]
+             f"`experiments/ablations.md`); tables over seeds: mean, std, 95% t-interval (none "
+             f"under 3 seeds, clipped to the metric's range).", ""]
     for name in STUDIES:
         spec, out, wall, note = run_study(name, out_dir, quick)
         flag = " --quick" if quick else ""
@@ -89,5 +90,5 @@ def reproduce_section(out_dir, quick: bool = True) -> str:
         lines += [f"**Corpus fallback:** {note}", ""] if note else []
         lines += [f"Command: `jaxrnn sweep {name}{flag} --out {out}`; {wall:.0f} s here.", "",
                   _table(out / "summary.md", spec.metric), "",
-                  f"![{name}]({out.relative_to(out_dir)}/final_{spec.metric}.png)", ""]
+                  f"![{name}]({out.relative_to(out_dir.parent)}/final_{spec.metric}.png)", ""]
     return "\n".join(lines)
