@@ -153,7 +153,7 @@ def test_gradcheck_cli_prints_the_estimator_columns(vanilla, capsys):
     assert main(args + ["--methods", "rtrl_jac,eprop,rflo"]) == 0
     out = capsys.readouterr().out
     assert "cosine" in out and "bias" in out
-    rows = {w[0]: w for w in map(str.split, out.splitlines()) if len(w) == 7 and w[1].isdigit()}
+    rows = {w[0]: w for w in map(str.split, out.splitlines()) if len(w) == 9 and w[1].isdigit()}
     assert rows["rflo"][1] == "3" and rows["eprop"][1] == "1"  # N draws
     assert float(rows["rtrl_jac"][2]) == pytest.approx(1.0, abs=1e-12)
     assert main(args + ["--methods", "rtrl_jac,uoor"]) == 2
