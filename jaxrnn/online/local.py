@@ -36,8 +36,6 @@ import jax.numpy as jnp
 from jaxrnn.online.common import Rule, estimate
 from jaxrnn.online.uoro import require_rnn, rnn_local, split_kron
 
-FEEDBACKS = ("true", "random")
-
 
 def local_rule(activation: str, leak) -> Rule:
     """The local trace (module docstring) as a ``Rule`` for the vanilla RNN."""
