@@ -7,6 +7,7 @@ no shrinking (each example compiles), the reproduction blob printed on failure.
 seed is printed on failure and in the report header) and runs the full-grid tests.
 """
 import os
+import tempfile
 
 import jax
 import pytest
@@ -14,6 +15,11 @@ from hypothesis import HealthCheck, Phase, settings
 
 # Tests that call the CLI must not fill the user's XLA cache or share compiled programs.
 os.environ["JAXRNN_CACHE_DIR"] = "off"
+# Nor read the user's data: a tiny-shakespeare copy cached by an earlier `jaxrnn char` (or named
+# by $JAXRNN_TINYSHAKESPEARE) would change what the offline reproduce tests train on; a test
+# that wants the copy sets the variable itself.
+os.environ["JAXRNN_CACHE"] = tempfile.mkdtemp(prefix="jaxrnn-test-cache-")
+os.environ.pop("JAXRNN_TINYSHAKESPEARE", None)
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")

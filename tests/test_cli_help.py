@@ -89,6 +89,17 @@ def test_a_library_error_keeps_its_traceback(monkeypatch, tmp_path):
         cli.main(["demo", "--out", str(tmp_path / "x")])
 
 
+def test_a_tracer_error_in_jaxrnn_code_keeps_its_traceback(monkeypatch, tmp_path):
+    """Under jit, JAX drops its own frames, so the innermost frame left is jaxrnn's (here
+    ``check_range`` comparing a tracer): still a bug, not bad usage."""
+    def broken(cfg, out, **kwargs):
+        return jax.jit(lambda x: config.check_range("x", x, ">=1"))(2.0)
+
+    monkeypatch.setattr(demo, "main", broken)
+    with pytest.raises(jax.errors.TracerBoolConversionError):
+        cli.main(["demo", "--out", str(tmp_path / "x")])
+
+
 def test_jaxrnns_own_check_exits_2(monkeypatch, tmp_path, capsys):
     def refuses(cfg, out, **kwargs):
         config.check_range("seq_len", 1, ">=2")  # raised inside jaxrnn: an input check

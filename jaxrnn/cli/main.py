@@ -188,9 +188,15 @@ def raised_by_jaxrnn(e: BaseException) -> bool:
     """True when ``e`` was raised by jaxrnn's own code (an input check), not inside jax,
     numpy or another library: the innermost traceback frame lies in the package. An
     ``OSError`` about a path (it carries a filename) counts as an input problem wherever it
-    was raised."""
+    was raised. A jax error class (a tracer error), or an exception that passed through a
+    jitted function (JAX then removes its own frames, so the innermost frame left may be
+    jaxrnn's and proves nothing; it says so in a note), is never an input check."""
     if isinstance(e, OSError) and e.filename is not None:
         return True
+    if type(e).__module__.split(".")[0] in ("jax", "jaxlib") or any(
+            "JAX has removed its internal frames" in note
+            for note in getattr(e, "__notes__", ())):
+        return False
     tb = e.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
