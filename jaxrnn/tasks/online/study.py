@@ -115,7 +115,7 @@ def curves(out: Path, quick: bool) -> dict:
     result = {}
     for task, base in setups.items():
         result[task] = {}
-        for label, method, every in CURVE_METHODS[:1] + CURVE_METHODS[3::4] if quick else \
+        for label, method, every in CURVE_METHODS[:1] + CURVE_METHODS[3:4] if quick else \
                 CURVE_METHODS:
             if every == "k":
                 every = tbptt_k[task]
