@@ -50,3 +50,5 @@ def test_online_task_lowers_the_sine_loss_and_refuses_bad_configs():
         override(cfg, {"every": 3})
     with pytest.raises(ValueError, match="online estimator name"):
         override(cfg, {"method": "rtlr"})
+    with pytest.raises(ValueError, match="vanilla RNN only"):
+        override(cfg, {"method": "kfrtrl", "cell": "lstm"})

@@ -29,7 +29,7 @@ import numpy as np
 from jaxrnn import cells, model, optim, train
 from jaxrnn.data.memory import adding_batch
 from jaxrnn.io import config, runs
-from jaxrnn.online.registry import is_estimator
+from jaxrnn.online.registry import is_estimator, supports
 from jaxrnn.online.train import init_state, make_episode
 
 TASKS = ("sine", "adding")
@@ -64,6 +64,9 @@ class Config(config.Config):
         if self.method != "tbptt" and not is_estimator(self.method):
             raise ValueError(f"method must be 'tbptt' or an online estimator name; got "
                              f"{self.method!r}")
+        if not supports(self.method, self.cell):
+            raise ValueError(f"method {self.method!r} is defined for the vanilla RNN only; use "
+                             f"--cell=rnn, or uoro, snap1 or rtrl_jac for cell {self.cell!r}")
         if self.T % self.every:
             raise ValueError(f"T={self.T} must be a multiple of every={self.every} (updates "
                              f"every k steps within an episode)")
