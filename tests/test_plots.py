@@ -212,7 +212,7 @@ def test_reproduce_section_links_figures_from_the_report_directory(tmp_path, mon
         out.mkdir(parents=True)
         (out / "summary.md").write_text("## x\n")
         (out / "final_val_loss.png").write_bytes(b"png")
-        return load_spec(studies.study_path(name)), out, 0.0
+        return load_spec(studies.study_path(name)), out, 0.0, None  # (spec, out, wall, note)
 
     monkeypatch.setattr(studies, "STUDIES", ("truncation-sine",))
     monkeypatch.setattr(studies, "run_study", fake_run)

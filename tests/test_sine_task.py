@@ -218,8 +218,7 @@ def test_main_two_channels_minibatch(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def reproduced(tmp_path_factory):
     """``jaxrnn reproduce`` with the sine section cut to a tiny vidhya run: (args, report dir)."""
-    import argparse
-
+    from jaxrnn.cli.main import build_parser
     from jaxrnn.tasks.sine import report as sine_report
 
     mp = pytest.MonkeyPatch()
@@ -227,7 +226,8 @@ def reproduced(tmp_path_factory):
     mp.setattr(sine_report, "RUNS", ("vidhya",))
     mp.setattr(sine_report, "QUICK_EPOCHS", {"vidhya": 3})
     out = tmp_path_factory.mktemp("rep")
-    args = argparse.Namespace(out=str(out), full=False, only=["sine"])
+    args = build_parser("reproduce").parse_args(["reproduce", "--out", str(out), "--only",
+                                                 "sine"])
     assert cli.main(["reproduce", "--out", str(out), "--only", "sine"]) == 0  # the entry point
     yield args, out
     mp.undo()
@@ -285,9 +285,8 @@ def test_main_writes_a_complete_run_directory_and_redraws(reproduced):
 
 
 def test_reproduce_writes_a_report_and_reuses_finished_runs(reproduced, tmp_path):
-    import argparse
-
     from jaxrnn.cli import reproduce
+    from jaxrnn.cli.main import build_parser
 
     args, rep = reproduced
     report = (rep / "report.md").read_text()
@@ -297,4 +296,5 @@ def test_reproduce_writes_a_report_and_reuses_finished_runs(reproduced, tmp_path
     assert reproduce.run(args) == 0  # the finished run is reused, not retrained
     assert summary.stat().st_mtime_ns == stamp
     with pytest.raises(ValueError, match="unknown section"):
-        reproduce.run(argparse.Namespace(out=str(tmp_path / "x"), full=False, only=["chars"]))
+        reproduce.run(build_parser("reproduce").parse_args(
+            ["reproduce", "--out", str(tmp_path / "x"), "--only", "chars"]))

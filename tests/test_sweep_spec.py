@@ -2,6 +2,7 @@
 statistics."""
 import json
 import math
+import types
 
 import numpy as np
 import pytest
@@ -134,10 +135,12 @@ def test_cli_devices_takes_the_first_n_and_refuses_more_than_visible(monkeypatch
 
     seen = []
     monkeypatch.setattr(runner, "run_sweep", lambda spec, out, **kw: seen.append(kw["devices"]))
-    monkeypatch.setattr(jax, "devices", lambda *a: ["d0", "d1", "d2"])
+    fake = [types.SimpleNamespace(name=f"d{i}", process_index=0) for i in range(3)]
+    monkeypatch.setattr(jax, "devices", lambda *a: fake)
+    monkeypatch.setattr(jax, "local_device_count", lambda *a: len(fake))
     argv = ["sweep", "--task", "memory", "--out", str(tmp_path / "x"), "--no-report"]
     assert cli.main(argv + ["--devices", "2"]) == 0 and cli.main(argv) == 0
-    assert seen == [["d0", "d1"], None]
+    assert seen == [fake[:2], None]
     monkeypatch.undo()
     capsys.readouterr()
     n = len(jax.devices())
