@@ -178,6 +178,28 @@ def test_elk_kalman_step_is_the_damped_least_squares_solution(damping):
                                rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("T", [1, 13])
+def test_elk_parallel_smoother_matches_dense_least_squares_on_a_sampled_model(T):
+    """The associative-scan filter and smoother on data drawn from the linear-Gaussian model
+    (s_t = A_t s_{t-1} + b_t + w_t, y_t = s_t + v_t/√λ), at a length that is not a power of two
+    (odd tails of the scan tree) and at T=1 (no smoothing step), for contracting and expanding
+    dynamics and a weak and a strong trust region: equal to the numpy dense least-squares solve,
+    one compile per T."""
+    rng = np.random.default_rng(T)
+    S = 4
+    step = jax.jit(kalman_step)
+    for scale, damping in ((0.7, 0.05), (2.0, 20.0)):
+        A, b = scale * rng.normal(size=(T, S, S)) / np.sqrt(S), rng.normal(size=(T, S))
+        s, s0, states = (rng.normal(size=S),) * 2 + ([],)
+        for t in range(T):
+            s = A[t] @ s + b[t] + rng.normal(size=S)
+            states.append(s)
+        observed = np.stack(states) + rng.normal(size=(T, S)) / np.sqrt(damping)
+        got = step(*(jnp.asarray(v) for v in (A, b, s0, observed)), damping)
+        want = refp.damped_newton_dense(A, b, s0, observed, damping)
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * np.abs(want).max())
+
+
 @pytest.mark.parametrize("name", CELLS if FULL_GRID else ("gru",))
 def test_gradcheck_deer_column(name):
     """The implicit-function gradient (float64) against the manual BPTT, via gradcheck (in CI
