@@ -82,3 +82,10 @@ def test_char_task_first_loss_is_the_cross_entropy_of_a_numpy_forward_pass():
         nll.append(np.mean(lse - logits[np.arange(3), ys[t]]))
     _, losses = online.fit(cfg)
     assert losses[0] == pytest.approx(np.mean(nll), rel=1e-5)
+
+
+def test_study_refuses_an_unknown_curve_task(tmp_path):
+    from jaxrnn.tasks.online import study
+
+    with pytest.raises(ValueError, match="unknown task.*chr.*sine, adding, char"):
+        study.curves(tmp_path, False, ("sine", "chr"))

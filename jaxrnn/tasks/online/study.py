@@ -25,7 +25,7 @@ from jaxrnn.io.config import override
 from jaxrnn.online import compare_estimators, resolve
 from jaxrnn.online.common import flat_cell
 from jaxrnn.online.registry import resolve_rule
-from jaxrnn.tasks.online.main import PRESETS, char_ids, fit, init_params
+from jaxrnn.tasks.online.main import PRESETS, TASKS, char_ids, fit, init_params
 
 ESTIMATORS = ("rtrl_jac", "tbptt2", "uoro", "kfrtrl", "snap1", "snap2", "rflo", "eprop")
 QUICK_ESTIMATORS = ("rtrl_jac", "tbptt2", "uoro", "snap1", "eprop")  # fewer compilations
@@ -113,9 +113,13 @@ CHAR_CURVES = tuple(m for m in CURVE_METHODS if m[0] in ("bptt", "tbptt_k", "uor
     ("snap2", "snap2", 1),)  # snap2 = RTRL for a dense W_hh; the RNN-only rules are skipped
 
 
-def curves(out: Path, quick: bool, tasks=("sine", "adding", "char")) -> dict:
+def curves(out: Path, quick: bool, tasks=TASKS) -> dict:
     """{task: {method: losses per episode}} of online training (``CURVE_METHODS``; char: the
     ``CHAR_CURVES`` subset and 200 episodes, one seed)."""
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown:
+        raise ValueError(f"unknown task(s) {', '.join(unknown)} for the learning curves; choose "
+                         f"from {', '.join(TASKS)} (--tasks)")
     episodes = 40 if quick else 300
     setups = {"sine": override(PRESETS["sine-uoro"], {"T": 20, "hidden": 8}),
               "adding": override(PRESETS["adding-rtrl"], {"T": 10, "hidden": 8}),
@@ -232,7 +236,7 @@ def trained_table(trained) -> str:
 
 
 def run_study(out, quick: bool, parts=("alignment", "curves", "cost"),
-              tasks=("sine", "adding", "char")) -> str:
+              tasks=TASKS) -> str:
     """Runs the ``parts`` (curves: of ``tasks``) into ``out``; returns their Markdown."""
     from jaxrnn.plots.common import line_plot, save
 
@@ -282,7 +286,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--parts", default="alignment,curves,cost",
                         help="comma-separated subset of alignment,curves,cost")
-    parser.add_argument("--tasks", default="sine,adding,char",
+    parser.add_argument("--tasks", default=",".join(TASKS),
                         help="the learning curves' tasks (comma-separated)")
     args = parser.parse_args(argv)
     jax.config.update("jax_enable_x64", True)
