@@ -85,15 +85,14 @@ def alignment(out: Path, quick: bool) -> tuple[list[dict], list[dict]]:
     rows, trained = [], []
     for T in horizons:
         cfg = override(PRESETS["adding-rtrl"], {"T": T, "hidden": H, "method": "tbptt",
-                                                "every": T, "learning_rate": 1e-2})
+                                                "every": T})  # learning rate: TRAIN
         for stage in stages:
             rows += _rows(adding_problem(_params(cfg, stage, trained), T, B, 1), N,
                           {"task": "adding", "T": T, "stage": stage},
                           QUICK_ESTIMATORS if quick else ESTIMATORS)
     if not quick:
         for task, make in (("sine", sine_problem), ("char", char_problem)):
-            cfg = override(PRESETS["sine-bptt"], {"task": task, "T": 20, "hidden": H,
-                                                  "learning_rate": 1e-2})
+            cfg = override(PRESETS["sine-bptt"], {"task": task, "T": 20, "hidden": H})
             for stage in stages:
                 rows += _rows(make(_params(cfg, stage, trained), 20, B, 1), N,
                               {"task": task, "T": 20, "stage": stage})
