@@ -1,4 +1,6 @@
 """jaxrnn.online.train and the ``online`` task: online updates, checked against BPTT."""
+import importlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -52,3 +54,38 @@ def test_online_task_lowers_the_sine_loss_and_refuses_bad_configs():
         override(cfg, {"method": "rtlr"})
     with pytest.raises(ValueError, match="vanilla RNN only"):
         override(cfg, {"method": "kfrtrl", "cell": "lstm"})
+
+
+def test_char_task_first_loss_is_the_cross_entropy_of_a_numpy_forward_pass():
+    """The char task's episode: windows of the stdlib text (ys = xs shifted by one), one-hot
+    inputs (W_xh's column), and the loss of the first episode before any update is the mean
+    next-character cross-entropy of the init params (numpy float64 forward pass; the task runs
+    in float32, hence rtol 1e-5)."""
+    task = importlib.import_module("jaxrnn.tasks.online.main")  # the package re-exports main()
+    cfg = override(online.PRESETS["sine-uoro"], {"task": "char", "T": 7, "batch": 3, "hidden": 5,
+                                                 "method": "tbptt", "every": 7, "episodes": 1,
+                                                 "log_every": 1})
+    ids, V = task.char_ids()
+    assert task.dims(cfg) == (V, V) and V == len(np.unique(ids)) and ids.max() == V - 1
+    xs, ys, w = task.episode_batch(cfg, jax.random.fold_in(task._keys(cfg)[2], 0))
+    xs, ys = np.asarray(xs), np.asarray(ys)
+    assert xs.shape == ys.shape == (7, 3) and np.array_equal(xs[1:], ys[:-1])
+    p = task.init_params(cfg)
+    c = {k: np.asarray(v, np.float64) for k, v in p["cell"].items()}
+    r = {k: np.asarray(v, np.float64) for k, v in p["readout"].items()}
+    h, nll = np.zeros((3, 5)), []
+    for t in range(7):
+        h = np.tanh(c["W_xh"][:, xs[t]].T + h @ c["W_hh"].T + c["b_h"])
+        logits = h @ r["W_hy"].T + r["b_y"]
+        m = logits.max(1)
+        lse = m + np.log(np.exp(logits - m[:, None]).sum(1))
+        nll.append(np.mean(lse - logits[np.arange(3), ys[t]]))
+    _, losses = online.fit(cfg)
+    assert losses[0] == pytest.approx(np.mean(nll), rel=1e-5)
+
+
+def test_study_refuses_an_unknown_curve_task(tmp_path):
+    from jaxrnn.tasks.online import study
+
+    with pytest.raises(ValueError, match="unknown task.*chr.*sine, adding, char"):
+        study.curves(tmp_path, False, ("sine", "chr"))

@@ -7,6 +7,9 @@ Tasks (each episode a fresh batch of B sequences of T steps, drawn from ``cfg.se
              x_{t+1} at every step (squared error); short memory (the phase)
 ``adding``   the adding problem (``jaxrnn.data.memory``): the loss is read at the last step only;
              memory horizon ~T/2; predicting 1 scores 1/6
+``char``     next-character prediction (cross-entropy, nats) on the first ``CHAR_TEXT[1]``
+             characters of the offline Python-stdlib corpus (``jaxrnn.data.corpora``), windows
+             of T at random starts; D = O = its vocabulary size
 ===========  =================================================================================
 
 ``method``: "tbptt" (``jax.grad`` of every window of ``every`` steps; ``every = T`` is full
@@ -27,12 +30,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrnn import cells, model, optim, train
+from jaxrnn.data.corpora import load_corpus
 from jaxrnn.data.memory import adding_batch
+from jaxrnn.data.text import build_vocab, random_windows
 from jaxrnn.io import config, runs
 from jaxrnn.online.registry import is_estimator, supports
 from jaxrnn.online.train import init_state, make_episode
 
-TASKS = ("sine", "adding")
+TASKS = ("sine", "adding", "char")
+CHAR_TEXT = ("stdlib", 200_000)  # (corpus, characters): offline, the same on every machine
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,8 +83,20 @@ PRESETS = {"sine-uoro": Config(),
            "adding-rtrl": Config(task="adding", T=10, hidden=16, method="rtrl_jac", every=10)}
 
 
+@functools.lru_cache(maxsize=1)
+def char_ids() -> tuple:
+    """(ids (N,) int32 of the ``CHAR_TEXT`` text, vocabulary size V)."""
+    text = load_corpus(CHAR_TEXT[0])[0][:CHAR_TEXT[1]]
+    vocab = build_vocab(text)
+    return np.asarray(vocab.encode(text), np.int32), vocab.size
+
+
 def episode_batch(cfg: Config, key):
-    """(xs (T, B, D), ys (T, B, O), w (T,)) of one episode: inputs, per-step targets, weights."""
+    """(xs (T, B, D), ys (T, B, O), w (T,)) of one episode: inputs, per-step targets, weights
+    (char: xs and ys (T, B) character ids)."""
+    if cfg.task == "char":
+        xs, ys = random_windows(key, jnp.asarray(char_ids()[0]), cfg.batch, cfg.T)
+        return xs, ys, jnp.ones((cfg.T,))
     if cfg.task == "adding":
         xs, y = adding_batch(key, cfg.T, cfg.batch)
         w = jnp.zeros((cfg.T,)).at[-1].set(float(cfg.T))  # L = ℓ_T: the last step only
@@ -91,6 +109,8 @@ def episode_batch(cfg: Config, key):
 
 def dims(cfg: Config) -> tuple:
     """(D, O) of the task."""
+    if cfg.task == "char":
+        return char_ids()[1], char_ids()[1]
     return (2, 1) if cfg.task == "adding" else (1, 1)
 
 
@@ -111,7 +131,8 @@ def fit(cfg: Config, on_chunk=None):
     _, k_state, k_data = _keys(cfg)
     params = init_params(cfg)
     optimizer = optim.make_optimizer(cfg.optimizer, cfg.learning_rate)
-    episode = make_episode(cell, cfg.method, optimizer, cfg.every, "squared")
+    episode = make_episode(cell, cfg.method, optimizer, cfg.every,
+                           "xent" if cfg.task == "char" else "squared")
 
     @functools.partial(jax.jit, static_argnums=(1, 2))
     def run_chunk(state, a, b):

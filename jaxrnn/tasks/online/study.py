@@ -17,16 +17,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrnn.cells import get_cell
-from jaxrnn.data.corpora import load_corpus
 from jaxrnn.data.memory import adding_batch
-from jaxrnn.data.text import build_vocab, random_windows
+from jaxrnn.data.text import random_windows
 from jaxrnn.grad.gradcheck import Problem, make_problem
 from jaxrnn.io import runs
 from jaxrnn.io.config import override
 from jaxrnn.online import compare_estimators, resolve
 from jaxrnn.online.common import flat_cell
 from jaxrnn.online.registry import resolve_rule
-from jaxrnn.tasks.online.main import PRESETS, fit, init_params
+from jaxrnn.tasks.online.main import PRESETS, TASKS, char_ids, fit, init_params
 
 ESTIMATORS = ("rtrl_jac", "tbptt2", "uoro", "kfrtrl", "snap1", "snap2", "rflo", "eprop")
 QUICK_ESTIMATORS = ("rtrl_jac", "tbptt2", "uoro", "snap1", "eprop")  # fewer compilations
@@ -51,50 +50,56 @@ def sine_problem(params, T, B, seed, period=12.0):
                    jnp.asarray(wave[-1, :, None]), "last")
 
 
-def char_problem(H, T, B, seed):
-    """A small char model at init on the offline stdlib corpus: (problem, vocabulary size)."""
-    text = load_corpus("stdlib")[0][:200_000]
-    vocab = build_vocab(text)
-    xs, ys = random_windows(jax.random.PRNGKey(seed), jnp.asarray(vocab.encode(text)), B, T)
-    V = vocab.size
-    params = make_problem("rnn", hidden=H, inputs=V, outputs=V, steps=2, batch=1,
-                          loss="xent_mean", seed=seed).params
-    return Problem(get_cell("rnn"), params, xs, ys, "xent_mean"), V
+def char_problem(params, T, B, seed):
+    """A window of the char task's text (``main.CHAR_TEXT``) under ``params``, xent_mean."""
+    xs, ys = random_windows(jax.random.PRNGKey(seed), jnp.asarray(char_ids()[0]), B, T)
+    return Problem(get_cell("rnn"), _to64(params), xs, ys, "xent_mean")
 
 
-def _params(cfg, stage, episodes):
-    """The model at init, or after ``episodes`` of BPTT (Adam) on the task."""
+TRAIN = {"adding": (6000, 64, 3e-3), "sine": (3000, 64, 1e-2),  # (episodes, batch, Adam's
+         "char": (1000, 8, 1e-2)}  # learning rate) of BPTT; adding T=40 needs 3e-3 (online.md)
+
+
+def _params(cfg, stage, trained):
+    """The model at init, or after ``TRAIN[task]`` episodes of BPTT (Adam) on the task; the
+    trained one appends {task, T, episodes, batch, lr, first, last} (mean loss of the first and
+    last 10% of episodes, each on fresh data) to ``trained``."""
     if stage == "init":
         return init_params(cfg)
-    return fit(override(cfg, {"episodes": episodes, "log_every": episodes}))[0]
+    episodes, batch, lr = TRAIN[cfg.task]
+    params, losses = fit(override(cfg, {"episodes": episodes, "batch": batch,
+                                        "learning_rate": lr, "log_every": episodes}))
+    n = episodes // 10
+    trained.append({"task": cfg.task, "T": cfg.T, "episodes": episodes, "batch": batch, "lr": lr,
+                    "first": float(np.mean(losses[:n])), "last": float(np.mean(losses[-n:]))})
+    return params
 
 
-def alignment(out: Path, quick: bool) -> list[dict]:
-    """Rows {task, T, stage, estimator, N, cos, rel, bias, floor, var} (``compare``) over the
-    cell's params (the readout's gradient is exact in every estimator)."""
+def alignment(out: Path, quick: bool) -> tuple[list[dict], list[dict]]:
+    """(rows {task, T, stage, estimator, N, cos, rel, bias, floor, var} (``compare``) over the
+    cell's params (the readout's gradient is exact in every estimator), the trained models'
+    losses (``_params``))."""
     N, H, B = (10, 8, 4) if quick else (30, 16, 8)
     horizons = (10,) if quick else (5, 10, 20, 40)
     stages = ("init",) if quick else ("init", "trained")
-    trained_for = 300
-    rows = []
+    rows, trained = [], []
     for T in horizons:
         cfg = override(PRESETS["adding-rtrl"], {"T": T, "hidden": H, "method": "tbptt",
-                                                "every": T, "learning_rate": 1e-2})
+                                                "every": T})  # learning rate: TRAIN
         for stage in stages:
-            rows += _rows(adding_problem(_params(cfg, stage, trained_for), T, B, 1), N,
+            rows += _rows(adding_problem(_params(cfg, stage, trained), T, B, 1), N,
                           {"task": "adding", "T": T, "stage": stage},
                           QUICK_ESTIMATORS if quick else ESTIMATORS)
-    if quick:
-        runs.write_csv(out / "alignment.csv", rows)
-        return rows
-    cfg = override(PRESETS["sine-bptt"], {"T": 20, "hidden": H, "learning_rate": 1e-2})
-    for stage in stages:
-        rows += _rows(sine_problem(_params(cfg, stage, trained_for), 20, B, 1), N,
-                      {"task": "sine", "T": 20, "stage": stage})
-    problem, _ = char_problem(H, 20, B, 1)
-    rows += _rows(problem, N, {"task": "char", "T": 20, "stage": "init"})
+    if not quick:
+        for task, make in (("sine", sine_problem), ("char", char_problem)):
+            cfg = override(PRESETS["sine-bptt"], {"task": task, "T": 20, "hidden": H})
+            for stage in stages:
+                rows += _rows(make(_params(cfg, stage, trained), 20, B, 1), N,
+                              {"task": task, "T": 20, "stage": stage})
     runs.write_csv(out / "alignment.csv", rows)
-    return rows
+    if trained:
+        runs.write_csv(out / "trained.csv", trained)
+    return rows, trained
 
 
 def _rows(problem, N, info, names=ESTIMATORS):
@@ -104,32 +109,43 @@ def _rows(problem, N, info, names=ESTIMATORS):
             for name, r in result["rows"].items()]
 
 
-def curves(out: Path, quick: bool) -> dict:
-    """{task: {method: losses per episode}} of online training (``CURVE_METHODS``)."""
+CHAR_CURVES = tuple(m for m in CURVE_METHODS if m[0] in ("bptt", "tbptt_k", "uoro", "snap1")) + (
+    ("snap2", "snap2", 1),)  # snap2 = RTRL for a dense W_hh; the RNN-only rules are skipped
+
+
+def curves(out: Path, quick: bool, tasks=TASKS) -> dict:
+    """{task: {method: losses per episode}} of online training (``CURVE_METHODS``; char: the
+    ``CHAR_CURVES`` subset and 200 episodes, one seed)."""
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown:
+        raise ValueError(f"unknown task(s) {', '.join(unknown)} for the learning curves; choose "
+                         f"from {', '.join(TASKS)} (--tasks)")
     episodes = 40 if quick else 300
     setups = {"sine": override(PRESETS["sine-uoro"], {"T": 20, "hidden": 8}),
-              "adding": override(PRESETS["adding-rtrl"], {"T": 10, "hidden": 8})}
-    if quick:
-        setups.pop("adding")
-    tbptt_k = {"sine": 4, "adding": 5}  # TBPTT(k) windows: k < the memory the task needs
+              "adding": override(PRESETS["adding-rtrl"], {"T": 10, "hidden": 8}),
+              "char": override(PRESETS["sine-uoro"], {"task": "char", "T": 20, "hidden": 8})}
+    tasks = ("sine",) if quick else tasks
+    tbptt_k = {"sine": 4, "adding": 5, "char": 4}  # TBPTT(k) windows: k < the task's memory
+    methods = {"sine": CURVE_METHODS, "adding": CURVE_METHODS, "char": CHAR_CURVES}
     result = {}
-    for task, base in setups.items():
+    for task in tasks:
+        base, n_ep = setups[task], 200 if task == "char" and not quick else episodes
         result[task] = {}
         for label, method, every in CURVE_METHODS[:1] + CURVE_METHODS[3:4] if quick else \
-                CURVE_METHODS:
+                methods[task]:
             if every == "k":
                 every = tbptt_k[task]
             elif every is None or task == "adding":  # adding: the loss is at step T only
                 every = base.T
-            cfg = override(base, {"method": method, "every": every, "episodes": episodes,
-                                  "log_every": episodes, "learning_rate": 1e-2})
+            cfg = override(base, {"method": method, "every": every, "episodes": n_ep,
+                                  "log_every": n_ep, "learning_rate": 1e-2})
             t = time.perf_counter()
             _, losses = fit(cfg)
             result[task][label] = {"losses": losses, "seconds": time.perf_counter() - t,
                                    "every": every}
         runs.write_csv(out / f"curves_{task}.csv", [
             {"episode": i + 1, **{m: float(v["losses"][i]) for m, v in result[task].items()}}
-            for i in range(episodes)])
+            for i in range(n_ep)])
     return result
 
 
@@ -210,16 +226,26 @@ def cost_table(rows) -> str:
     return "\n".join(lines)
 
 
-def run_study(out, quick: bool, parts=("alignment", "curves", "cost")) -> str:
-    """Runs the ``parts`` into ``out``; returns their Markdown (tables, figure links)."""
+def trained_table(trained) -> str:
+    """Markdown: the trained models' losses (adding: MSE, predicting the mean scores 1/6)."""
+    lines = ["| task | T | BPTT episodes × batch, Adam lr | loss, first 10% | loss, last 10% |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {r['task']} | {r['T']} | {r['episodes']} × {r['batch']}, {r['lr']:g} | "
+              f"{r['first']:.4f} | {r['last']:.4f} |" for r in trained]
+    return "\n".join(lines)
+
+
+def run_study(out, quick: bool, parts=("alignment", "curves", "cost"),
+              tasks=TASKS) -> str:
+    """Runs the ``parts`` (curves: of ``tasks``) into ``out``; returns their Markdown."""
     from jaxrnn.plots.common import line_plot, save
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    rows = alignment(out, quick) if "alignment" in parts else []
+    rows, trained = alignment(out, quick) if "alignment" in parts else ([], [])
     t1 = time.perf_counter()
-    result = curves(out, quick) if "curves" in parts else {}
+    result = curves(out, quick, tasks) if "curves" in parts else {}
     t2 = time.perf_counter()
     costs = cost(out, quick) if "cost" in parts else []
     t3 = time.perf_counter()
@@ -234,6 +260,8 @@ def run_study(out, quick: bool, parts=("alignment", "curves", "cost")) -> str:
     if rows:
         parts_md += [f"### Alignment with the exact gradient, cell params (cosine / relative "
                      f"error; {t1 - t0:.0f} s)", alignment_table(rows)]
+    if trained:
+        parts_md += ["Trained models (each episode fresh data):", trained_table(trained)]
     if result:
         parts_md += [f"### Online training ({t2 - t1:.0f} s)", curves_table(result), *figs]
     if costs:
@@ -258,9 +286,12 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--parts", default="alignment,curves,cost",
                         help="comma-separated subset of alignment,curves,cost")
+    parser.add_argument("--tasks", default=",".join(TASKS),
+                        help="the learning curves' tasks (comma-separated)")
     args = parser.parse_args(argv)
     jax.config.update("jax_enable_x64", True)
-    text = run_study(Path(args.out), args.quick, tuple(args.parts.split(",")))
+    text = run_study(Path(args.out), args.quick, tuple(args.parts.split(",")),
+                     tuple(args.tasks.split(",")))
     runs.atomic_write_bytes(Path(args.out) / "study.md", text.encode())
     print(text)
 
