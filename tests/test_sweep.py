@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+import jax
 import numpy as np
 import pytest
 
@@ -45,9 +46,9 @@ def tiny_sweep(tmp_path_factory):
     calls = []
     real = sweep.run_program
 
-    def counting(task, runs, devices=None):
+    def counting(task, runs, devices=None, **kwargs):
         calls.append(len(runs))
-        return real(task, runs, devices)
+        return real(task, runs, devices, **kwargs)
 
     sweep.run_program = counting
     try:
@@ -117,6 +118,35 @@ def test_a_spec_written_before_the_seq_len_rename_resumes(tiny_sweep, tmp_path):
     other = spec_from_dict({**SPEC, "seeds": [0, 1, 2]})
     with pytest.raises(ValueError, match="spec differs"):
         sweep.run_sweep(other, out, resume=True, log=None, report=False)
+
+
+def test_a_program_stopped_after_a_chunk_resumes_with_the_same_bits(tiny_sweep, tmp_path):
+    """The tiny sweep's first program stopped after its first of 3 chunks (max_chunks) and
+    resumed: it continues from chunk 1 (not from the start) and every output, and the final
+    params and optimiser state of every run, equal the uninterrupted program's bit for bit."""
+    from jaxrnn.io import checkpoint
+
+    ref_dir, spec = tiny_sweep[:2]
+    group = group_programs(spec, expand(spec))[0]
+    pid, task = group.pid, get_task("sine")
+    out, one = tmp_path / "stopped", jax.devices()[:1]  # the reference ran on --devices 1
+    sweep.run_sweep(spec, out, devices=one, max_chunks=1, log=None, report=False)
+    ckpt = sweep.chunk_checkpoint(out, pid)
+    assert not sweep.is_done(out, pid) and checkpoint.load(ckpt)[1]["done"] == 1
+    sweep.run_sweep(spec, out, resume=True, devices=one, max_programs=1, log=None, report=False)
+    (outputs, meta), (ref, _) = (sweep.load_program(d, pid) for d in (out, ref_dir))
+    assert (meta["resumed_from"], meta["chunks_run"]) == (1, 2)
+    assert sorted(outputs) == sorted(ref) and len(ref) > 10
+    for name in ref:
+        assert np.array_equal(outputs[name], ref[name], equal_nan=True), name
+    (state, _), (ref_state, ref_meta) = (checkpoint.load(sweep.chunk_checkpoint(d, pid))
+                                         for d in (out, ref_dir))
+    assert ref_meta["done"] == 3 and sorted(state) == sorted(ref_state)
+    for name in ref_state:
+        assert np.array_equal(state[name], ref_state[name], equal_nan=True), name
+    init = sweep.init_params(task, task.make_program(group.runs[0].config), group.runs)
+    assert state["carry/params/cell/W_hh"].shape == (16, 4, 4)
+    assert not np.array_equal(state["carry/params/cell/W_hh"], init["cell"]["W_hh"])  # trained
 
 
 def _np(tree):
