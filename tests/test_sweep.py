@@ -149,6 +149,57 @@ def test_a_program_stopped_after_a_chunk_resumes_with_the_same_bits(tiny_sweep, 
     assert not np.array_equal(state["carry/params/cell/W_hh"], init["cell"]["W_hh"])  # trained
 
 
+def _toy_chunks():
+    """4 chunks of x <- x * hp + c + key[0], one metric (sum x) per chunk: cheap to compile."""
+    import jax.numpy as jnp
+
+    from jaxrnn.sweep.contract import Chunks
+
+    def step(carry, hp, key, c):
+        x = carry["x"] * hp + c + key[0]
+        return {"x": x, "n": carry["n"] + 1}, {"sum": jnp.sum(x)}
+
+    return Chunks(4, lambda p, hp, key: {"x": p, "n": jnp.zeros((), jnp.int32)}, step,
+                  lambda carry, hp, key, m: {"final:x": carry["x"], "curve:sum": m["sum"],
+                                             "final:n": carry["n"]})
+
+
+def test_a_crash_mid_program_keeps_the_last_chunk_and_a_foreign_checkpoint_is_refused(
+        tmp_path, monkeypatch):
+    """A crash (here Ctrl-C) while chunk 2's state is written leaves chunk 1's checkpoint whole;
+    resuming runs chunks 2-4 only and ends as an uninterrupted run; a checkpoint of another
+    program is refused, naming what differs."""
+    from jaxrnn.io import checkpoint
+    from jaxrnn.sweep.chunked import run_chunked
+
+    args = (np.arange(6.0).reshape(3, 2), np.array([0.5, 1.0, 2.0]),
+            np.arange(6, dtype=np.uint32).reshape(3, 2))
+    whole, _ = run_chunked(_toy_chunks(), args)
+    ckpt, meta, real = tmp_path / "p.ckpt", {"pid": "p", "runs": [0, 1, 2]}, checkpoint.save
+
+    def crash_on_second(path, tree, m):
+        if m["done"] == 2:
+            raise KeyboardInterrupt
+        return real(path, tree, m)
+
+    monkeypatch.setattr(checkpoint, "save", crash_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        run_chunked(_toy_chunks(), args, ckpt=ckpt, meta=meta)
+    monkeypatch.undo()
+    assert checkpoint.load(ckpt)[1]["done"] == 1
+    with pytest.raises(ValueError, match=r"different run .*runs: checkpoint has \[0, 1, 2\]"):
+        run_chunked(_toy_chunks(), args, ckpt=ckpt, meta={**meta, "runs": [3, 4, 5]})
+    resumed, timing = run_chunked(_toy_chunks(), args, ckpt=ckpt, meta=meta)
+    assert (timing["resumed_from"], timing["chunks_run"]) == (1, 3)
+    assert whole["final:n"].tolist() == [4, 4, 4]
+    x = args[0].copy()
+    for c in range(4):  # numpy: the same recursion
+        x = x * args[1][:, None] + c + args[2][:, :1]
+    np.testing.assert_array_equal(whole["final:x"], x)
+    for name in whole:
+        assert np.array_equal(resumed[name], whole[name]), name
+
+
 def _np(tree):
     return {k: np.asarray(v, np.float64) for d in tree.values() for k, v in d.items()}
 
