@@ -247,8 +247,6 @@ def run_sweep(spec: Spec, out, *, resume: bool = False, devices=None, max_progra
                                                                            g.runs]},
             max_chunks=max_chunks and max_chunks - chunks)
         chunks += timing["chunks_run"]
-        if timing["resumed_from"]:
-            log(f"[{i}/{len(groups)}] {g.pid}: resumed after chunk {timing['resumed_from']}")
         if outputs is None:
             log(f"stopping after {chunks} chunk(s) (max_chunks); resume to finish")
             return out
@@ -256,8 +254,9 @@ def run_sweep(spec: Spec, out, *, resume: bool = False, devices=None, max_progra
         if _writer():
             save_program(out, g, outputs, timing, axes)
             runs_io.write_csv(out / "results.csv", collect_rows(out, spec, runs, groups))
-        log(f"[{i}/{len(groups)}] {g.pid}: {len(g.runs)} runs, compile {timing['compile_s']:.1f}"
-            f" s, run {timing['run_s']:.1f} s")
+        resumed = f" (resumed after chunk {timing['resumed_from']})" * bool(timing["resumed_from"])
+        log(f"[{i}/{len(groups)}] {g.pid}: {len(g.runs)} runs{resumed}, compile "
+            f"{timing['compile_s']:.1f} s, run {timing['run_s']:.1f} s")
     if _writer():
         runs_io.write_csv(out / "results.csv", collect_rows(out, spec, runs, groups))
         if report:
