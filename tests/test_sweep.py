@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+import jax
 import numpy as np
 import pytest
 
@@ -45,9 +46,9 @@ def tiny_sweep(tmp_path_factory):
     calls = []
     real = sweep.run_program
 
-    def counting(task, runs, devices=None):
+    def counting(task, runs, devices=None, **kwargs):
         calls.append(len(runs))
-        return real(task, runs, devices)
+        return real(task, runs, devices, **kwargs)
 
     sweep.run_program = counting
     try:
@@ -117,6 +118,86 @@ def test_a_spec_written_before_the_seq_len_rename_resumes(tiny_sweep, tmp_path):
     other = spec_from_dict({**SPEC, "seeds": [0, 1, 2]})
     with pytest.raises(ValueError, match="spec differs"):
         sweep.run_sweep(other, out, resume=True, log=None, report=False)
+
+
+def test_a_program_stopped_after_a_chunk_resumes_with_the_same_bits(tiny_sweep, tmp_path):
+    """The tiny sweep's first program stopped after its first of 3 chunks (max_chunks) and
+    resumed: it continues from chunk 1 (not from the start) and every output, and the final
+    params and optimiser state of every run, equal the uninterrupted program's bit for bit."""
+    from jaxrnn.io import checkpoint
+
+    ref_dir, spec = tiny_sweep[:2]
+    group = group_programs(spec, expand(spec))[0]
+    pid, task = group.pid, get_task("sine")
+    out, one = tmp_path / "stopped", jax.devices()[:1]  # the reference ran on --devices 1
+    sweep.run_sweep(spec, out, devices=one, max_chunks=1, log=None, report=False)
+    ckpt = sweep.chunk_checkpoint(out, pid)
+    assert not sweep.is_done(out, pid) and checkpoint.load(ckpt)[1]["done"] == 1
+    sweep.run_sweep(spec, out, resume=True, devices=one, max_programs=1, log=None, report=False)
+    (outputs, meta), (ref, _) = (sweep.load_program(d, pid) for d in (out, ref_dir))
+    assert (meta["resumed_from"], meta["chunks_run"]) == (1, 2)
+    assert sorted(outputs) == sorted(ref) and len(ref) > 10
+    for name in ref:
+        assert np.array_equal(outputs[name], ref[name], equal_nan=True), name
+    (state, _), (ref_state, ref_meta) = (checkpoint.load(sweep.chunk_checkpoint(d, pid))
+                                         for d in (out, ref_dir))
+    assert ref_meta["done"] == 3 and sorted(state) == sorted(ref_state)
+    for name in ref_state:
+        assert np.array_equal(state[name], ref_state[name], equal_nan=True), name
+    init = sweep.init_params(task, task.make_program(group.runs[0].config), group.runs)
+    assert state["carry/params/cell/W_hh"].shape == (16, 4, 4)
+    assert not np.array_equal(state["carry/params/cell/W_hh"], init["cell"]["W_hh"])  # trained
+
+
+def _toy_chunks():
+    """4 chunks of x <- x * hp + c + key[0], one metric (sum x) per chunk: cheap to compile."""
+    import jax.numpy as jnp
+
+    from jaxrnn.sweep.contract import Chunks
+
+    def step(carry, hp, key, c):
+        x = carry["x"] * hp + c + key[0]
+        return {"x": x, "n": carry["n"] + 1}, {"sum": jnp.sum(x)}
+
+    return Chunks(4, lambda p, hp, key: {"x": p, "n": jnp.zeros((), jnp.int32)}, step,
+                  lambda carry, hp, key, m: {"final:x": carry["x"], "curve:sum": m["sum"],
+                                             "final:n": carry["n"]})
+
+
+def test_a_crash_mid_program_keeps_the_last_chunk_and_a_foreign_checkpoint_is_refused(
+        tmp_path, monkeypatch):
+    """A crash (here Ctrl-C) while chunk 2's state is written leaves chunk 1's checkpoint whole;
+    resuming runs chunks 2-4 only and ends as an uninterrupted run; a checkpoint of another
+    program is refused, naming what differs."""
+    from jaxrnn.io import checkpoint
+    from jaxrnn.sweep.chunked import run_chunked
+
+    args = (np.arange(6.0).reshape(3, 2), np.array([0.5, 1.0, 2.0]),
+            np.arange(6, dtype=np.uint32).reshape(3, 2))
+    whole, _ = run_chunked(_toy_chunks(), args)
+    ckpt, meta, real = tmp_path / "p.ckpt", {"pid": "p", "runs": [0, 1, 2]}, checkpoint.save
+
+    def crash_on_second(path, tree, m):
+        if m["done"] == 2:
+            raise KeyboardInterrupt
+        return real(path, tree, m)
+
+    monkeypatch.setattr(checkpoint, "save", crash_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        run_chunked(_toy_chunks(), args, ckpt=ckpt, meta=meta)
+    monkeypatch.undo()
+    assert checkpoint.load(ckpt)[1]["done"] == 1
+    with pytest.raises(ValueError, match=r"different run .*runs: checkpoint has \[0, 1, 2\]"):
+        run_chunked(_toy_chunks(), args, ckpt=ckpt, meta={**meta, "runs": [3, 4, 5]})
+    resumed, timing = run_chunked(_toy_chunks(), args, ckpt=ckpt, meta=meta)
+    assert (timing["resumed_from"], timing["chunks_run"]) == (1, 3)
+    assert whole["final:n"].tolist() == [4, 4, 4]
+    x = args[0].copy()
+    for c in range(4):  # numpy: the same recursion
+        x = x * args[1][:, None] + c + args[2][:, :1]
+    np.testing.assert_array_equal(whole["final:x"], x)
+    for name in whole:
+        assert np.array_equal(resumed[name], whole[name]), name
 
 
 def _np(tree):

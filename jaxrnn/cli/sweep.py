@@ -50,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="apply the spec's 'quick' overrides (a small version)")
     parser.add_argument("--max-programs", type=int, default=0,
                         help="stop after this many programs (resume later); 0: all")
+    parser.add_argument("--max-chunks", type=int, default=0,
+                        help="stop after this many chunks in all (resume later from the last "
+                             "finished chunk of the program in flight); 0: all")
     parser.add_argument("--devices", type=int, default=0,
                         help="use only the first N devices of each host (default: all)")
     distributed.add_arguments(parser)
@@ -100,8 +103,8 @@ def run(args) -> int:
     if args.report:
         print(f"wrote {write_report(args.report)}")
         return 0
-    if args.max_programs < 0 or args.devices < 0:
-        raise ValueError("--max-programs and --devices must be >= 0")
+    if min(args.max_programs, args.max_chunks, args.devices) < 0:
+        raise ValueError("--max-programs, --max-chunks and --devices must be >= 0")
     distributed.initialize(args.distributed, args.coordinator, args.num_processes,
                            args.process_id)
     import jax
@@ -114,7 +117,7 @@ def run(args) -> int:
     devices = select_devices(args.devices) if args.devices else None
     out = args.out or f"runs/sweep-{spec.name}"
     run_sweep(spec, out, resume=args.resume, devices=devices, max_programs=args.max_programs,
-              report=not args.no_report,
+              max_chunks=args.max_chunks, report=not args.no_report,
               spec_path=spec_file(args.spec) if args.spec else None)
     summary = Path(out) / "summary.md"
     if jax.process_index() == 0:

@@ -17,6 +17,11 @@ runner vmaps over runs and jits once. Fields of a task's config fall in three cl
 Outputs are named ``kind:metric``: ``final:*`` scalars, ``curve:*`` (E,) learning curves over
 ``Program.axes["curve"]``, ``profile:*`` (K,) arrays over ``Program.axes["profile"]`` (e.g.
 ``||∂L/∂h_t||`` over t).
+
+A program's training is also given as ``Chunks`` (``start``, ``n`` times ``step``, ``finish``),
+the pieces ``train`` is made of (``chunked_train``); the runner calls them one chunk at a time
+and saves the carry after each (``jaxrnn.sweep.chunked``), so a stopped program resumes from its
+last finished chunk with the same bits as an uninterrupted run.
 """
 from __future__ import annotations
 
@@ -26,6 +31,30 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 
+class Chunks(NamedTuple):
+    """One run's training cut at chunk boundaries (all pure, one run's arrays, vmappable)."""
+
+    n: int  # chunks per run
+    start: Callable  # (params, hp, key) -> carry (a pytree: params, optimiser state, ...)
+    step: Callable  # (carry, hp, key, c) -> (carry, metrics of chunk c)
+    finish: Callable  # (carry, hp, key, metrics with a leading (n,) axis) -> outputs
+
+
+def chunked_train(chunks: Chunks) -> Callable:
+    """``train(params, hp, key)``: ``start``, a ``lax.scan`` of ``step`` over the n chunks,
+    ``finish``."""
+    from jax import lax
+    import jax.numpy as jnp
+
+    def train(params, hp, key):
+        carry = chunks.start(params, hp, key)
+        carry, metrics = lax.scan(lambda cr, c: chunks.step(cr, hp, key, c), carry,
+                                  jnp.arange(chunks.n))
+        return chunks.finish(carry, hp, key, metrics)
+
+    return train
+
+
 class Program(NamedTuple):
     """One compiled training program (see the module docstring)."""
 
@@ -33,6 +62,7 @@ class Program(NamedTuple):
     hparams: Callable[[Any], dict]  # config -> {name: scalar} (the traced fields)
     train: Callable  # (params, hp, key) -> {"final:m": (), "curve:m": (E,), "profile:m": (K,)}
     axes: dict  # {"curve": (E,) x values, "curve_label": str, "profile": (K,), "profile_label"}
+    chunks: Chunks  # the pieces of ``train`` (``chunked_train(chunks)`` is ``train``)
 
 
 class SweepTask(NamedTuple):

@@ -2,9 +2,10 @@
 
 ``run_sweep(spec, out)`` expands a spec (``jaxrnn.sweep.spec``) into runs, groups them into
 programs (runs that differ only in traced hyperparameters, initialisers and seeds share one;
-see ``jaxrnn.sweep.contract``), and runs each program once over all its runs::
+see ``jaxrnn.sweep.contract``), and runs each program over all its runs at once, as
+``jit(vmap(program.train))(params (R, ...), hp (R,), keys (R, 2))`` cut into its chunks::
 
-    outputs = jit(vmap(program.train))(params (R, ...), hp (R,), keys (R, 2))
+    carry = vmap(start)(params, hp, keys); carry, m_c = vmap(step)(carry, hp, keys, c) ...
 
 with the run axis R sharded over every device (``jax.sharding.Mesh`` with one axis ``"runs"``,
 ``NamedSharding(mesh, P("runs"))``), padded to a multiple of the device count by repeating the
@@ -15,7 +16,11 @@ process 0 writes files).
 Each finished program is saved at once under ``out/programs/`` (``<pid>.npz`` outputs, then
 ``<pid>.json`` metadata, which marks it complete), so a stopped sweep resumed with
 ``resume=True`` recomputes nothing that finished (a sweep directory written before the rename
-keeps its finished programs in ``cells/``; they are read and resumed from there). ``out``
+keeps its finished programs in ``cells/``; they are read and resumed from there). Inside a
+program, its state after each chunk is saved in ``<pid>.ckpt`` (``jaxrnn.sweep.chunked``; kept
+at the end: every run's final params and optimiser state), so a program stopped midway (crash,
+Ctrl-C, SIGTERM, ``max_chunks``) resumes from its last finished chunk with an uninterrupted
+run's bits. ``out``
 holds ``spec.json``, ``sweep.json`` (versions, device kind, spec digest), ``configs.json`` (every
 run's config and hash), ``results.csv`` (one row per run), and the report of
 ``jaxrnn.sweep.report``.
@@ -29,18 +34,13 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxrnn import train
 from jaxrnn.io import runs as runs_io
 from jaxrnn.io.config import config_hash, to_dict
-from jaxrnn.sweep.spec import Spec, expand, group_programs, spec_from_dict
+from jaxrnn.sweep.chunked import run_chunked, shard_runs, to_host
 from jaxrnn.sweep.contract import get_task, stack_trees
-
-
-def _pad(a: np.ndarray, n: int) -> np.ndarray:
-    """Rows of ``a`` padded to n by repeating the last one."""
-    return a if len(a) == n else np.concatenate([a, np.repeat(a[-1:], n - len(a), axis=0)])
+from jaxrnn.sweep.spec import Spec, expand, group_programs, spec_from_dict
 
 
 def run_sharded(fn, args, devices=None):
@@ -52,30 +52,17 @@ def run_sharded(fn, args, devices=None):
       devices: the devices to use (default all, ``jax.devices()``, every host's).
     Returns: ``(outputs, {"compile_s", "run_s", "devices", "padded_to"})``: numpy pytree (R, ...).
     """
-    devices = list(devices or jax.devices())
     R = len(jax.tree_util.tree_leaves(args)[0])
-    n = -(-R // len(devices)) * len(devices)
-    mesh = Mesh(np.array(devices), ("runs",))
-    sharding = NamedSharding(mesh, PartitionSpec("runs"))
-
-    def put(a):
-        a = _pad(np.asarray(a), n)
-        return jax.make_array_from_callback(a.shape, sharding, lambda idx: a[idx])
-
-    args = jax.tree_util.tree_map(put, args)
+    sharding, n, put = shard_runs(devices, R)
+    args = put(args)
     jitted = jax.jit(jax.vmap(fn), in_shardings=sharding, out_shardings=sharding)
     t0 = time.perf_counter()
     compiled = jitted.lower(*args).compile()
     t1 = time.perf_counter()
     out = jax.block_until_ready(compiled(*args))
     t2 = time.perf_counter()
-    if jax.process_count() > 1:
-        from jax.experimental import multihost_utils
-
-        out = multihost_utils.process_allgather(out, tiled=True)
-    out = jax.tree_util.tree_map(lambda x: np.asarray(x)[:R], out)
-    return out, {"compile_s": t1 - t0, "run_s": t2 - t1, "devices": len(devices),
-                 "padded_to": n}
+    return to_host(out, R), {"compile_s": t1 - t0, "run_s": t2 - t1,
+                             "devices": len(devices or jax.devices()), "padded_to": n}
 
 
 def init_params(task, program, runs: list):
@@ -94,13 +81,16 @@ def init_params(task, program, runs: list):
     return jax.tree_util.tree_map(lambda a: a[inverse], stacked)
 
 
-def run_program(task, runs: list, devices=None):
-    """Trains every run of one program together; returns ``(outputs, timing, axes)``."""
+def run_program(task, runs: list, devices=None, *, ckpt=None, meta=None, max_chunks: int = 0):
+    """Trains every run of one program together, chunk by chunk (``sweep.chunked``: saved to
+    and resumed from ``ckpt`` if given, stopped after ``max_chunks`` if > 0); returns
+    ``(outputs, or None if stopped, timing, axes)``."""
     program = task.make_program(runs[0].config)
     params = init_params(task, program, runs)
     hp = stack_trees([program.hparams(r.config) for r in runs])
     keys = np.stack([np.asarray(jax.random.PRNGKey(r.seed)) for r in runs])
-    outputs, timing = run_sharded(program.train, (params, hp, keys), devices)
+    outputs, timing = run_chunked(program.chunks, (params, hp, keys), devices, ckpt=ckpt,
+                                  meta=meta, max_chunks=max_chunks)
     return outputs, timing, program.axes
 
 
@@ -150,6 +140,12 @@ def _stored_spec_digest(out: Path) -> str | None:
 def program_paths(out, pid: str):
     """(npz, json) paths of a program's saved outputs and metadata."""
     return runs_io.program_file(out, pid, ".npz"), runs_io.program_file(out, pid, ".json")
+
+
+def chunk_checkpoint(out, pid: str) -> Path:
+    """The file holding a program's state (carry and metrics, ``sweep.chunked``) after its last
+    finished chunk: final params and optimiser state of every run once it is done."""
+    return runs_io.program_file(out, pid, ".ckpt")
 
 
 def is_done(out, pid: str) -> bool:
@@ -212,7 +208,7 @@ def _diverged(task, cfg, outputs: dict, i: int) -> int:
 
 
 def run_sweep(spec: Spec, out, *, resume: bool = False, devices=None, max_programs: int = 0,
-              report: bool = True, log=print, spec_path=None) -> Path:
+              max_chunks: int = 0, report: bool = True, log=print, spec_path=None) -> Path:
     """Runs (or resumes) a sweep into ``out`` (module docstring); returns ``out``.
 
     Args:
@@ -220,6 +216,8 @@ def run_sweep(spec: Spec, out, *, resume: bool = False, devices=None, max_progra
       resume: continue a sweep in ``out`` (finished programs are not recomputed).
       devices: devices to shard the run axis over (default all).
       max_programs: stop after computing this many programs (0: all); resume later.
+      max_chunks: stop after running this many chunks in all (0: all); resume later from the
+        last finished chunk (a program's state is saved after each, ``sweep.chunked``).
       report: write results.csv's report (tables and figures) at the end.
       log: where progress lines go (None: silent).
       spec_path: the spec file, for the command shown in the report.
@@ -231,7 +229,7 @@ def run_sweep(spec: Spec, out, *, resume: bool = False, devices=None, max_progra
     out = prepare_dir(out, spec, runs, resume, spec_path)
     log(f"sweep {spec.name}: {len(runs)} runs in {len(groups)} program(s) on "
         f"{len(devices or jax.devices())} device(s)")
-    computed = 0
+    computed = chunks = 0
     for i, g in enumerate(groups, 1):
         if is_done(out, g.pid):
             log(f"[{i}/{len(groups)}] {g.pid}: done earlier, skipped")
@@ -239,14 +237,26 @@ def run_sweep(spec: Spec, out, *, resume: bool = False, devices=None, max_progra
         if max_programs and computed >= max_programs:
             log(f"stopping after {computed} program(s) (max_programs); resume to finish")
             return out
+        if max_chunks and chunks >= max_chunks:
+            log(f"stopping after {chunks} chunk(s) (max_chunks); resume to finish")
+            return out
         log(f"[{i}/{len(groups)}] {g.pid}: compiling and running {len(g.runs)} runs…")
-        outputs, timing, axes = run_program(task, g.runs, devices)
+        ckpt = chunk_checkpoint(out, g.pid)
+        outputs, timing, axes = run_program(
+            task, g.runs, devices, ckpt=ckpt, meta={"pid": g.pid, "runs": [r.index for r in
+                                                                           g.runs]},
+            max_chunks=max_chunks and max_chunks - chunks)
+        chunks += timing["chunks_run"]
+        if outputs is None:
+            log(f"stopping after {chunks} chunk(s) (max_chunks); resume to finish")
+            return out
         computed += 1
         if _writer():
             save_program(out, g, outputs, timing, axes)
             runs_io.write_csv(out / "results.csv", collect_rows(out, spec, runs, groups))
-        log(f"[{i}/{len(groups)}] {g.pid}: {len(g.runs)} runs, compile {timing['compile_s']:.1f}"
-            f" s, run {timing['run_s']:.1f} s")
+        resumed = f" (resumed after chunk {timing['resumed_from']})" * bool(timing["resumed_from"])
+        log(f"[{i}/{len(groups)}] {g.pid}: {len(g.runs)} runs{resumed}, compile "
+            f"{timing['compile_s']:.1f} s, run {timing['run_s']:.1f} s")
     if _writer():
         runs_io.write_csv(out / "results.csv", collect_rows(out, spec, runs, groups))
         if report:

@@ -22,7 +22,6 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
 from jaxrnn import model, train
 from jaxrnn.cells import ACTIVATIONS, CELLS, get_cell
@@ -32,7 +31,7 @@ from jaxrnn.initializers import get_initializer
 from jaxrnn.io import config, settings
 from jaxrnn.model import readouts
 from jaxrnn.optim import CLIPS, OPTIMIZERS, make_optimizer
-from jaxrnn.sweep.contract import Program, SweepTask
+from jaxrnn.sweep.contract import Chunks, Program, SweepTask, chunked_train
 from jaxrnn.sweep.traced import unroll_traced
 
 VAL_KEY = 20_150_101  # the held-out batch's key, fixed for every run and seed
@@ -125,29 +124,37 @@ def make_program(cfg: Config) -> Program:
         prof = carry_grad_norms(cell, params, x_val, lambda preds: loss(preds, y_val))
         return gradient_bias(g_k["cell"], g["cell"]), prof
 
-    def train_fn(params, hp, key):
-        opt = make_optimizer(cfg.optimizer, hp["learning_rate"], clip=cfg.clip,
-                             clip_value=hp["clip_value"])
-        step = train.make_train_step(loss_fn(hp["bptt_window"]), opt)
+    def opt_of(hp):
+        return make_optimizer(cfg.optimizer, hp["learning_rate"], clip=cfg.clip,
+                              clip_value=hp["clip_value"])
+
+    def val(p):
+        return loss_fn(0)(p, (x_val, y_val))[0]
+
+    def start(params, hp, key):
+        bias0, prof0 = diagnostics(params, hp["bptt_window"])
+        return {"params": params, "opt_state": opt_of(hp).init(params),
+                "pre": {"bias": bias0, "profile": prof0, "val": val(params)}}
+
+    def step(carry, hp, key, c):
+        train_step = train.make_train_step(loss_fn(hp["bptt_window"]), opt_of(hp))
         k_train = jax.random.split(key)[1]
-        val = jax.jit(lambda p: loss_fn(0)(p, (x_val, y_val))[0])
 
         def batch(s):
             return adding_batch(jax.random.fold_in(k_train, s), cfg.T, cfg.batch, dtype)
 
-        def chunk(state, c):
-            batches = jax.vmap(batch)(c * cfg.log_every + jnp.arange(cfg.log_every))
-            p, o, m = train.scan_steps(step, *state, batches)  # xs (log_every, T, B, 2)
-            return (p, o), (jnp.mean(m["loss"]), val(p))
+        batches = jax.vmap(batch)(c * cfg.log_every + jnp.arange(cfg.log_every))
+        p, o, m = train.scan_steps(train_step, carry["params"], carry["opt_state"],
+                                   batches)  # xs (log_every, T, B, 2)
+        return {**carry, "params": p, "opt_state": o}, (jnp.mean(m["loss"]), val(p))
 
-        bias0, prof0 = diagnostics(params, hp["bptt_window"])
-        first = val(params)
-        (params, _), (train_mse, val_mse) = lax.scan(chunk, (params, opt.init(params)),
-                                                     jnp.arange(n_log))
-        bias1, prof1 = diagnostics(params, hp["bptt_window"])
+    def finish(carry, hp, key, curves):
+        train_mse, val_mse = curves
+        bias0, prof0 = carry["pre"]["bias"], carry["pre"]["profile"]
+        bias1, prof1 = diagnostics(carry["params"], hp["bptt_window"])
         nan = jnp.asarray(jnp.nan, dtype)
         return {"curve:train_mse": jnp.concatenate([nan[None], train_mse]),
-                "curve:val_mse": jnp.concatenate([first[None], val_mse]),
+                "curve:val_mse": jnp.concatenate([carry["pre"]["val"][None], val_mse]),
                 "final:val_mse": val_mse[-1], "final:train_mse": train_mse[-1],
                 "final:val_ratio": val_mse[-1] / ADDING_BASELINE_MSE,
                 "final:bias_cos_init": bias0["cos"], "final:bias_rel_init": bias0["rel"],
@@ -163,7 +170,8 @@ def make_program(cfg: Config) -> Program:
 
     axes = {"curve": np.arange(n_log + 1) * cfg.log_every, "curve_label": "step",
             "profile": np.arange(1, cfg.T + 1), "profile_label": "step t"}
-    return Program(_init, hparams, train_fn, axes)
+    chunks = Chunks(n_log, start, step, finish)
+    return Program(_init, hparams, chunked_train(chunks), axes, chunks)
 
 
 def _check(configs: list, seeds: list) -> None:

@@ -21,7 +21,6 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
 from jaxrnn import model, train
 from jaxrnn.cells import ACTIVATIONS, CELLS, get_cell
@@ -32,7 +31,7 @@ from jaxrnn.initializers import get_initializer
 from jaxrnn.io import config, settings
 from jaxrnn.model import readouts
 from jaxrnn.optim import CLIPS, OPTIMIZERS, make_optimizer
-from jaxrnn.sweep.contract import Program, SweepTask
+from jaxrnn.sweep.contract import Chunks, Program, SweepTask, chunked_train
 from jaxrnn.sweep.traced import unroll_traced
 from jaxrnn.tasks.char.main import load_text
 
@@ -135,30 +134,35 @@ def make_program(cfg: Config) -> Program:
         prof = carry_grad_norms(cell, params, batch[0], lambda z: xent(z, batch[1]))
         return gradient_bias(g_k["cell"], g["cell"]), prof
 
-    def train_fn(params, hp, key):
-        opt = make_optimizer(cfg.optimizer, hp["learning_rate"], clip=cfg.clip,
-                             clip_value=hp["clip_value"])
-        step = train.make_train_step(loss_fn(hp["bptt_window"]), opt)
+    def opt_of(hp):
+        return make_optimizer(cfg.optimizer, hp["learning_rate"], clip=cfg.clip,
+                              clip_value=hp["clip_value"])
+
+    def start(params, hp, key):
+        bias0, prof0 = diagnostics(params, hp["bptt_window"])
+        return {"params": params, "opt_state": opt_of(hp).init(params),
+                "pre": {"bias": bias0, "profile": prof0, "val": val_bpc(params)}}
+
+    def step(carry, hp, key, c):
+        train_step = train.make_train_step(loss_fn(hp["bptt_window"]), opt_of(hp))
         k_train = jax.random.split(key)[1]
 
         def step_at(params, opt_state, s):  # step s trains on its own random windows
             batch = random_windows(jax.random.fold_in(k_train, s), train_ids, cfg.batch,
                                    cfg.seq_len)
-            return step(params, opt_state, batch)
+            return train_step(params, opt_state, batch)
 
-        def chunk(state, c):
-            p, o, m = train.scan_steps(step_at, *state, c * cfg.log_every +
-                                       jnp.arange(cfg.log_every))
-            return (p, o), (bits * jnp.mean(m["loss"]), val_bpc(p))
+        p, o, m = train.scan_steps(step_at, carry["params"], carry["opt_state"],
+                                   c * cfg.log_every + jnp.arange(cfg.log_every))
+        return {**carry, "params": p, "opt_state": o}, (bits * jnp.mean(m["loss"]), val_bpc(p))
 
-        bias0, prof0 = diagnostics(params, hp["bptt_window"])
-        first = val_bpc(params)
-        (params, _), (train_bpc, val) = lax.scan(chunk, (params, opt.init(params)),
-                                                 jnp.arange(n_log))
-        bias1, prof1 = diagnostics(params, hp["bptt_window"])
+    def finish(carry, hp, key, curves):
+        train_bpc, val = curves
+        bias0, prof0 = carry["pre"]["bias"], carry["pre"]["profile"]
+        bias1, prof1 = diagnostics(carry["params"], hp["bptt_window"])
         return {"curve:train_bpc": jnp.concatenate([jnp.full((1,), jnp.nan, val.dtype),
                                                     train_bpc]),
-                "curve:val_bpc": jnp.concatenate([first[None], val]),
+                "curve:val_bpc": jnp.concatenate([carry["pre"]["val"][None], val]),
                 "final:val_bpc": val[-1], "final:train_bpc": train_bpc[-1],
                 "final:bias_cos_init": bias0["cos"], "final:bias_rel_init": bias0["rel"],
                 "final:bias_cos_final": bias1["cos"], "final:bias_rel_final": bias1["rel"],
@@ -172,7 +176,9 @@ def make_program(cfg: Config) -> Program:
 
     axes = {"curve": np.arange(n_log + 1) * cfg.log_every, "curve_label": "step",
             "profile": np.arange(1, cfg.seq_len + 1), "profile_label": "step t"}
-    return Program(lambda c, seeds: _init(c, seeds, V), hparams, train_fn, axes)
+    chunks = Chunks(n_log, start, step, finish)
+    return Program(lambda c, seeds: _init(c, seeds, V), hparams, chunked_train(chunks), axes,
+                   chunks)
 
 
 def _check(configs: list, seeds: list) -> None:

@@ -28,7 +28,7 @@ from jaxrnn.cells import get_cell
 from jaxrnn.grad.diagnostics import carry_grad_norms, gradient_bias
 from jaxrnn.io import settings
 from jaxrnn.optim import make_optimizer
-from jaxrnn.sweep.contract import Program, SweepTask
+from jaxrnn.sweep.contract import Chunks, Program, SweepTask, chunked_train
 from jaxrnn.tasks.sine.config import PRESETS, Config
 from jaxrnn.tasks.sine.fit import (init_params, make_epoch, make_evaluate, make_loss_fn,
                                    train_set)
@@ -69,8 +69,9 @@ def make_program(cfg: Config, diagnostics: bool = True) -> Program:
 
     axes = {"curve": np.arange(0, cfg.epochs + 1, every_), "curve_label": "epoch",
             "profile": np.arange(1, cfg.seq_len + 1), "profile_label": "step t"}
-    train_fn = _make_train_fn(cfg, data, every_, _make_diagnose(cfg, data, diagnostics))
-    return Program(lambda c, seeds: _init(c, seeds, D, O), hparams, train_fn, axes)
+    chunks = _make_chunks(cfg, data, every_, _make_diagnose(cfg, data, diagnostics))
+    return Program(lambda c, seeds: _init(c, seeds, D, O), hparams, chunked_train(chunks), axes,
+                   chunks)
 
 
 def _make_diagnose(cfg: Config, data, enabled: bool):
@@ -97,39 +98,49 @@ def _make_diagnose(cfg: Config, data, enabled: bool):
     return diagnose
 
 
-def _make_train_fn(cfg: Config, data, every_: int, diagnose):
-    """``train_fn(params, hp, key) -> outputs`` (module docstring): the task's ``make_epoch``
-    with the traced ``hp``, evaluated every ``every_`` epochs."""
+def _make_chunks(cfg: Config, data, every_: int, diagnose) -> Chunks:
+    """The program's ``Chunks`` (module docstring): the task's ``make_epoch`` with the traced
+    ``hp``, ``every_`` epochs per chunk, then one evaluation."""
     evaluate = make_evaluate(cfg, data)
     dtype = data.xe_train.dtype
+    n = cfg.epochs // every_
 
-    def train_fn(params, hp, key):
-        opt = make_optimizer(cfg.optimizer, hp["learning_rate"], clip=cfg.clip,
-                             clip_value=hp["clip_value"])
-        train_epoch = make_epoch(cfg, data, opt, hp["bptt_window"])
+    def opt_of(hp):
+        return make_optimizer(cfg.optimizer, hp["learning_rate"], clip=cfg.clip,
+                              clip_value=hp["clip_value"])
+
+    def start(params, hp, key):
+        bias0, prof0 = diagnose(params, hp["bptt_window"])
+        first = {"grad_norm": jnp.asarray(jnp.nan, dtype), **evaluate(params)}
+        return {"params": params, "opt_state": opt_of(hp).init(params),
+                "pre": {"bias": bias0, "profile": prof0, "first": first}}
+
+    def step(carry, hp, key, c):
+        train_epoch = make_epoch(cfg, data, opt_of(hp), hp["bptt_window"])
         keys = jax.random.split(jax.random.split(key)[1], cfg.epochs)
+        ks = keys.reshape((n, every_) + keys.shape[1:])[c]
 
         def epoch(state, k):
             p, s, m = train_epoch(*state, k)
             return (p, s), m["grad_norm"]
 
-        def chunk(state, ks):  # every_ epochs, then one evaluation
-            state, g = lax.scan(epoch, state, ks)
-            return state, {"grad_norm": jnp.mean(g), **evaluate(state[0])}
+        (p, s), g = lax.scan(epoch, (carry["params"], carry["opt_state"]), ks)
+        return ({**carry, "params": p, "opt_state": s},
+                {"grad_norm": jnp.mean(g), **evaluate(p)})
 
-        bias0, prof0 = diagnose(params, hp["bptt_window"])
-        first = {"grad_norm": jnp.asarray(jnp.nan, dtype), **evaluate(params)}
-        (params, _), curves = lax.scan(chunk, (params, opt.init(params)),
-                                       keys.reshape((-1, every_) + keys.shape[1:]))
-        bias1, prof1 = diagnose(params, hp["bptt_window"])
-        out = {f"curve:{k}": jnp.concatenate([first[k][None], curves[k]]) for k in CURVES}
+    def finish(carry, hp, key, curves):
+        bias1, prof1 = diagnose(carry["params"], hp["bptt_window"])
+        pre = carry["pre"]
+        out = {f"curve:{k}": jnp.concatenate([pre["first"][k][None], curves[k]])
+               for k in CURVES}
         out.update({f"final:{k}": curves[k][-1] for k in CURVES})
-        out.update({"final:bias_cos_init": bias0["cos"], "final:bias_rel_init": bias0["rel"],
+        out.update({"final:bias_cos_init": pre["bias"]["cos"],
+                    "final:bias_rel_init": pre["bias"]["rel"],
                     "final:bias_cos_final": bias1["cos"], "final:bias_rel_final": bias1["rel"],
-                    "profile:grad_h_init": prof0, "profile:grad_h_final": prof1})
+                    "profile:grad_h_init": pre["profile"], "profile:grad_h_final": prof1})
         return out
 
-    return train_fn
+    return Chunks(n, start, step, finish)
 
 
 def check(configs: list, seeds: list) -> None:
