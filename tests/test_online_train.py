@@ -89,3 +89,19 @@ def test_study_refuses_an_unknown_curve_task(tmp_path):
 
     with pytest.raises(ValueError, match="unknown task.*chr.*sine, adding, char"):
         study.curves(tmp_path, False, ("sine", "chr"))
+
+
+def test_reproduce_section_links_its_figures_from_the_report_directory(tmp_path, monkeypatch):
+    """The report sits one folder above the section's directory: a figure written as
+    ``curves_sine.png`` inside ``online/`` must be linked as ``online/curves_sine.png``."""
+    study = importlib.import_module("jaxrnn.tasks.online.study")
+
+    def fake_run_study(out, quick):
+        (out / "curves_sine.png").write_bytes(b"png")
+        return "![sine](curves_sine.png)"
+
+    (tmp_path / "online").mkdir()
+    monkeypatch.setattr(study, "run_study", fake_run_study)
+    text = study.section(tmp_path / "online", quick=True)
+    link = text.split("](", 1)[1].split(")", 1)[0]
+    assert (tmp_path / link).is_file(), link

@@ -274,6 +274,7 @@ def section(out_dir, quick: bool = True) -> str:
     """The ``jaxrnn reproduce`` section (quick: small sizes, under a minute)."""
     jax.config.update("jax_enable_x64", True)
     body = run_study(Path(out_dir), quick)
+    body = body.replace("](curves_", f"]({Path(out_dir).name}/curves_")  # from the report's dir
     flag = " --quick" if quick else ""
     return "\n\n".join(["## Online gradient estimators", "Command: `python -m "
                         f"jaxrnn.tasks.online.study{flag} --out {out_dir}` (experiments/online.md)",
