@@ -219,3 +219,13 @@ def test_reproduce_section_links_figures_from_the_report_directory(tmp_path, mon
     text = studies.reproduce_section(tmp_path / "ablations", quick=True)
     link = text.split("](", 1)[1].split(")", 1)[0]
     assert (tmp_path / link).is_file(), link
+
+
+def test_error_bar_extents_are_never_negative_when_the_mean_rounds_past_the_domain():
+    """A float32 cosine of 1 + 6e-8 with its interval clipped to [0.98, 1]: matplotlib refuses a
+    negative yerr, which crashed the full truncation-sine-adam report."""
+    m = 1.0 + 6e-8
+    iv = rules.clipped_interval(0.98, 1.02, "bias_cos_final")
+    below, above = rules.bar_extents(m, iv)
+    assert (below, above) == (pytest.approx(m - 0.98), 0.0)
+    assert rules.bar_extents(0.5, (0.4, 0.7)) == (pytest.approx(0.1), pytest.approx(0.2))

@@ -37,6 +37,12 @@ def shown_interval(stat: dict, metric: str) -> tuple | None:
     return clipped_interval(stat["lo"], stat["hi"], metric)
 
 
+def bar_extents(mean: float, interval: tuple) -> tuple:
+    """``(below, above)`` of an error bar at ``mean`` spanning ``interval``, never negative: a
+    float32 cosine can end a rounding step above 1, outside its clipped interval [., 1]."""
+    return max(mean - interval[0], 0.0), max(interval[1] - mean, 0.0)
+
+
 def is_categorical(field: str, values) -> bool:
     """A swept field whose values are names (clip kind, optimiser, a case of several fields),
     so its x positions have no order and are not joined by lines."""

@@ -24,8 +24,8 @@ from matplotlib import artist, rcParams, ticker, transforms
 from jaxrnn.io import runs
 from jaxrnn.plots.common import legend_below, save, subplots, suptitle
 from jaxrnn.plots.labels import field_label, metric_label, point_label, value_label
-from jaxrnn.plots.rules import (hidden, identical_groups, is_categorical, shown_interval,
-                                uses_log_scale)
+from jaxrnn.plots.rules import (bar_extents, hidden, identical_groups, is_categorical,
+                                shown_interval, uses_log_scale)
 
 COLORS = rcParams["axes.prop_cycle"].by_key()["color"]
 
@@ -97,7 +97,8 @@ def _final_panel(ax, spec, grid, rows, agg, metric, field) -> list:
         for p, m, e in zip(pos, mean, entries):
             iv = shown_interval(e[metric], metric)
             if iv is not None:
-                ax.errorbar([p], [m], yerr=[[m - iv[0]], [iv[1] - m]], color=color,
+                below, above = bar_extents(m, iv)
+                ax.errorbar([p], [m], yerr=[[below], [above]], color=color,
                             capsize=3, ls="none")
             if e.get("diverged"):
                 diverged += e["diverged"]
