@@ -49,7 +49,7 @@ def _is_concrete(x):
     return not isinstance(x, jax.core.Tracer)
 
 
-def _check_inputs(cell: Cell, params, xs):
+def check_inputs(cell: Cell, params, xs):
     """Returns (T, batch_shape) after checking xs against the params."""
     if not isinstance(cell, Cell):
         raise TypeError(f"cell must be a jaxrnn Cell (from get_cell), got {type(cell).__name__}")
@@ -69,7 +69,7 @@ def _check_inputs(cell: Cell, params, xs):
     return xs.shape[0], xs.shape[1:xs.ndim - feature_dims]
 
 
-def _check_carry(cell, params, carry0, batch_shape):
+def check_carry(cell, params, carry0, batch_shape):
     H = hidden_size(params)
     want = tuple(batch_shape) + (H,)
     for leaf in jax.tree_util.tree_leaves(carry0):
@@ -133,7 +133,7 @@ def window_cuts(T: int, window: int, anchor: str = "start", lengths=None, revers
     return (p > 0) & (p < L) & (offset % window == 0)
 
 
-def _carry_dtype(params, xs):
+def carry_dtype(params, xs):
     """The carry dtype: params' dtype promoted with float inputs' (dtypes follow the inputs)."""
     dtype = jax.tree_util.tree_leaves(params)[0].dtype
     if jnp.issubdtype(xs.dtype, jnp.floating):
@@ -161,10 +161,10 @@ def _batched(cell, params, xs, carry0, batch_shape):
     for _ in batch_shape:
         project, recur = jax.vmap(project, (None, 0)), jax.vmap(recur, (None, 0, 0))
     if carry0 is None:
-        carry0 = cell.init_carry(params, batch_shape, _carry_dtype(params, xs))
+        carry0 = cell.init_carry(params, batch_shape, carry_dtype(params, xs))
     else:
-        _check_carry(cell, params, carry0, batch_shape)
-        carry0 = cast_carry(carry0, _carry_dtype(params, xs))
+        check_carry(cell, params, carry0, batch_shape)
+        carry0 = cast_carry(carry0, carry_dtype(params, xs))
     return project, recur, carry0
 
 
@@ -216,7 +216,7 @@ def unroll(cell: Cell, params: dict, xs, carry0=None, *, reverse=False, lengths=
 
         return unroll_cudnn(cell, params, xs, carry0, reverse=reverse, lengths=lengths,
                             mask=mask, resets=resets, window=window, checkpoint=checkpoint)
-    T, batch_shape = _check_inputs(cell, params, xs)
+    T, batch_shape = check_inputs(cell, params, xs)
     if backward != "scan":
         return _unroll_fused_backward(cell, params, xs, carry0, backward, unroll, batch_shape,
                                       reverse=reverse, lengths=lengths, mask=mask,
@@ -324,11 +324,11 @@ def unroll_tbptt(cell: Cell, params: dict, xs, carry0=None, *, k1: int, k2: int,
             raise ValueError(f"{name} must be a positive int; got {k!r}")
     if k2 < k1:
         raise ValueError(f"k2 (gradient depth) must be >= k1 (block length); got k1={k1}, k2={k2}")
-    T, batch_shape = _check_inputs(cell, params, xs)
+    T, batch_shape = check_inputs(cell, params, xs)
     xs = jnp.asarray(xs)
     if carry0 is None:
-        carry0 = cell.init_carry(params, batch_shape, _carry_dtype(params, xs))
-    carry0 = cast_carry(carry0, _carry_dtype(params, xs))
+        carry0 = cell.init_carry(params, batch_shape, carry_dtype(params, xs))
+    carry0 = cast_carry(carry0, carry_dtype(params, xs))
     carries = _carries_entering(cell, params, xs, carry0)  # (T, ...)
     n_blocks = -(-T // k1)
     firsts = (np.arange(n_blocks) + 1) * k1 - k2  # (S,) where each block's recompute starts

@@ -53,6 +53,11 @@ def snap1(p, xs, y):
     return split(p, G)
 
 
+def balance(a, b, eps):
+    """UORO's and KF-RTRL's variance-minimising factor sqrt((|a| + eps) / (|b| + eps))."""
+    return np.sqrt((np.linalg.norm(a) + eps) / (np.linalg.norm(b) + eps))
+
+
 def uoro(p, xs, y, nus, eps=1e-7):
     """UORO with given Rademacher draws nus (T, H): M ≈ s̃ θ̃ᵀ, θ̃ as an (H, K) matrix."""
     a_hats, slopes, c, _, _ = forward(p, xs, y)
@@ -61,8 +66,8 @@ def uoro(p, xs, y, nus, eps=1e-7):
     for t in range(len(xs)):
         Js = slopes[t] * (p["W_hh"] @ s)
         nuI = np.outer(nus[t] * slopes[t], a_hats[t])
-        rho0 = np.sqrt((np.linalg.norm(th) + eps) / (np.linalg.norm(Js) + eps))
-        rho1 = np.sqrt((np.linalg.norm(nuI) + eps) / (np.linalg.norm(nus[t]) + eps))
+        rho0 = balance(th, Js, eps)
+        rho1 = balance(nuI, nus[t], eps)
         s, th = rho0 * Js + rho1 * nus[t], th / rho0 + nuI / rho1
         G += (c[t] @ s) * th
     return split(p, G)
@@ -75,8 +80,8 @@ def kfrtrl(p, xs, y, signs, eps=1e-7):
     u, A, G = np.zeros(K), np.zeros((H, H)), np.zeros((H, K))
     for t in range(len(xs)):
         HA = np.diag(slopes[t]) @ p["W_hh"] @ A
-        rho0 = np.sqrt((np.linalg.norm(HA) + eps) / (np.linalg.norm(u) + eps))
-        rho1 = np.sqrt((np.linalg.norm(slopes[t]) + eps) / (np.linalg.norm(a_hats[t]) + eps))
+        rho0 = balance(HA, u, eps)
+        rho1 = balance(slopes[t], a_hats[t], eps)
         c1, c2 = signs[t]
         u, A = c1 * rho0 * u + c2 * rho1 * a_hats[t], c1 * HA / rho0 + c2 * np.diag(slopes[t]) / rho1
         G += np.outer(c[t] @ A, u)

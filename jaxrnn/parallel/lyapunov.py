@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxrnn.parallel.newton import flatten, linearize, make_step
-from jaxrnn.unroll import _carry_dtype, _check_inputs, cast_carry
+from jaxrnn.unroll import carry_dtype, check_inputs, cast_carry
 
 
 def trajectory_jacobians(cell, params, xs, carry0=None):
@@ -38,12 +38,12 @@ def trajectory_jacobians(cell, params, xs, carry0=None):
     Args: cell, params: as ``unroll``; xs: (T, D) floats or (T,) ints, one sequence; carry0:
       (H,) (``LSTMCarry`` for the LSTM) or None for zeros.
     """
-    T, batch_shape = _check_inputs(cell, params, xs)
+    T, batch_shape = check_inputs(cell, params, xs)
     if batch_shape:
         raise ValueError(f"trajectory_jacobians takes one sequence (T, D); got xs of shape "
                          f"{jnp.shape(xs)}: pass xs[:, b] for sequence b")
     xs = jnp.asarray(xs)
-    dtype = _carry_dtype(params, xs)
+    dtype = carry_dtype(params, xs)
     carry0 = cell.init_carry(params, (), dtype) if carry0 is None else cast_carry(carry0, dtype)
     f, fused = make_step(cell), cell.fuse(params)
     pxs = jax.vmap(cell.project, (None, 0))(fused, xs)  # (T, G)

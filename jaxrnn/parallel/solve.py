@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from jaxrnn.cells import Cell, hidden_size
 from jaxrnn.parallel.linear import linear_recurrence_reverse
 from jaxrnn.parallel.newton import METHODS, flatten, iterate, linearize, make_step, unflatten
-from jaxrnn.unroll import _carry_dtype, _check_carry, _check_inputs, cast_carry
+from jaxrnn.unroll import carry_dtype, check_carry, check_inputs, cast_carry
 
 
 class ParallelInfo(NamedTuple):
@@ -122,15 +122,15 @@ def unroll_parallel(cell: Cell, params: dict, xs, carry0=None, *, method="deer",
       ``ParallelInfo`` (iterations and residual per sequence, the flat trajectory).
     """
     _refuse(dict(reverse=reverse, lengths=lengths, mask=mask, resets=resets, window=window))
-    T, batch_shape = _check_inputs(cell, params, xs)
+    T, batch_shape = check_inputs(cell, params, xs)
     xs = jnp.asarray(xs)
-    dtype = _carry_dtype(params, xs)
+    dtype = carry_dtype(params, xs)
     tol = 100 * float(jnp.finfo(dtype).eps) if tol is None else tol
     max_iters = T if max_iters is None else max_iters
     _check_method(method, tol, max_iters, damping)
     if carry0 is None:
         carry0 = cell.init_carry(params, batch_shape, dtype)
-    _check_carry(cell, params, carry0, batch_shape)
+    check_carry(cell, params, carry0, batch_shape)
     s0 = flatten(cell, cast_carry(carry0, dtype))  # ([B,] S)
     fused = cell.fuse(params)
     project = jax.vmap(cell.project, (None, 0))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from jaxrnn.optim import make_optimizer
 from jaxrnn.unroll import unroll as unroll_core
 from jaxrnn.unroll import window_cuts
 
@@ -37,3 +38,10 @@ def unroll_traced(cell, params: dict, xs, window, *, anchor: str = "start", unro
     """
     return unroll_core(cell, params, xs, window=jnp.asarray(window, jnp.int32), anchor=anchor,
                        unroll=unroll)
+
+
+def traced_optimizer(cfg, hp: dict):
+    """The optimiser of a sweep run: ``cfg``'s static rule and clip kind, with the traced
+    ``hp["learning_rate"]`` and ``hp["clip_value"]`` (one compiled program for every value)."""
+    return make_optimizer(cfg.optimizer, hp["learning_rate"], clip=cfg.clip,
+                          clip_value=hp["clip_value"])

@@ -16,6 +16,7 @@ whole profile ``||∂L/∂c_t||`` over t on the held-out batch.
 """
 from __future__ import annotations
 
+import functools
 import dataclasses
 from typing import Literal
 
@@ -30,9 +31,9 @@ from jaxrnn.grad.diagnostics import carry_grad_norms, gradient_bias
 from jaxrnn.initializers import get_initializer
 from jaxrnn.io import config, settings
 from jaxrnn.model import readouts
-from jaxrnn.optim import CLIPS, OPTIMIZERS, make_optimizer
+from jaxrnn.optim import CLIPS, OPTIMIZERS
 from jaxrnn.sweep.contract import Chunks, Program, SweepTask, chunked_train
-from jaxrnn.sweep.traced import unroll_traced
+from jaxrnn.sweep.traced import traced_optimizer, unroll_traced
 
 VAL_KEY = 20_150_101  # the held-out batch's key, fixed for every run and seed
 
@@ -124,9 +125,7 @@ def make_program(cfg: Config) -> Program:
         prof = carry_grad_norms(cell, params, x_val, lambda preds: loss(preds, y_val))
         return gradient_bias(g_k["cell"], g["cell"]), prof
 
-    def opt_of(hp):
-        return make_optimizer(cfg.optimizer, hp["learning_rate"], clip=cfg.clip,
-                              clip_value=hp["clip_value"])
+    opt_of = functools.partial(traced_optimizer, cfg)
 
     def val(p):
         return loss_fn(0)(p, (x_val, y_val))[0]

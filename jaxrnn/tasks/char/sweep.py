@@ -15,6 +15,7 @@ per character; finals, the truncated-vs-full gradient bias on the first held-out
 """
 from __future__ import annotations
 
+import functools
 import dataclasses
 import math
 
@@ -30,9 +31,9 @@ from jaxrnn.grad.diagnostics import carry_grad_norms, gradient_bias
 from jaxrnn.initializers import get_initializer
 from jaxrnn.io import config, settings
 from jaxrnn.model import readouts
-from jaxrnn.optim import CLIPS, OPTIMIZERS, make_optimizer
+from jaxrnn.optim import CLIPS, OPTIMIZERS
 from jaxrnn.sweep.contract import Chunks, Program, SweepTask, chunked_train
-from jaxrnn.sweep.traced import unroll_traced
+from jaxrnn.sweep.traced import traced_optimizer, unroll_traced
 from jaxrnn.tasks.char.main import load_text
 
 
@@ -134,9 +135,7 @@ def make_program(cfg: Config) -> Program:
         prof = carry_grad_norms(cell, params, batch[0], lambda z: xent(z, batch[1]))
         return gradient_bias(g_k["cell"], g["cell"]), prof
 
-    def opt_of(hp):
-        return make_optimizer(cfg.optimizer, hp["learning_rate"], clip=cfg.clip,
-                              clip_value=hp["clip_value"])
+    opt_of = functools.partial(traced_optimizer, cfg)
 
     def start(params, hp, key):
         bias0, prof0 = diagnostics(params, hp["bptt_window"])

@@ -16,6 +16,7 @@ the end; ``||∂L/∂c_t||`` over t (training set, full BPTT) at init and at the
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -27,8 +28,8 @@ from jaxrnn import model
 from jaxrnn.cells import get_cell
 from jaxrnn.grad.diagnostics import carry_grad_norms, gradient_bias
 from jaxrnn.io import settings
-from jaxrnn.optim import make_optimizer
 from jaxrnn.sweep.contract import Chunks, Program, SweepTask, chunked_train
+from jaxrnn.sweep.traced import traced_optimizer
 from jaxrnn.tasks.sine.config import PRESETS, Config
 from jaxrnn.tasks.sine.fit import (init_params, make_epoch, make_evaluate, make_loss_fn,
                                    train_set)
@@ -105,9 +106,7 @@ def _make_chunks(cfg: Config, data, every_: int, diagnose) -> Chunks:
     dtype = data.xe_train.dtype
     n = cfg.epochs // every_
 
-    def opt_of(hp):
-        return make_optimizer(cfg.optimizer, hp["learning_rate"], clip=cfg.clip,
-                              clip_value=hp["clip_value"])
+    opt_of = functools.partial(traced_optimizer, cfg)
 
     def start(params, hp, key):
         bias0, prof0 = diagnose(params, hp["bptt_window"])
